@@ -1,4 +1,30 @@
 //! `session-bench SCENARIO`: runs a benchmark scenario and prints one JSON line per
 //! measurement. Figures are for humans and notes; no test asserts on them.
 
-fn main() {}
+use clap::{Parser, Subcommand};
+
+mod crypto;
+mod node;
+
+/// Benchmarks of the Session implementation. Each prints one JSON object per line.
+#[derive(Debug, Parser)]
+#[command(name = "session-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// Cryptographic operations, ours next to libsodium's, in ops/s.
+    Crypto(crypto::Args),
+    /// Service node: store and signed retrieve over loopback HTTP, next to raw SQLite.
+    Node(node::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().scenario {
+        Scenario::Crypto(args) => crypto::run(args),
+        Scenario::Node(args) => node::run(args),
+    }
+}

@@ -18,12 +18,16 @@ enum Command {
     /// Create, restore and show your account (Session ID and recovery words).
     #[command(subcommand)]
     Account(cmd::account::AccountCommand),
+    /// Run a service node (message storage for a swarm, onion relay).
+    #[command(subcommand)]
+    Node(cmd::node::NodeCommand),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Account(c) => cmd::account::run(c),
+        Command::Node(c) => cmd::node::run(c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
