@@ -4,7 +4,9 @@
 use clap::{Parser, Subcommand};
 
 mod crypto;
+mod measure;
 mod node;
+mod sodium;
 
 /// Benchmarks of the Session implementation. Each prints one JSON object per line.
 #[derive(Debug, Parser)]

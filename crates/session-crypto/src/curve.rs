@@ -32,15 +32,16 @@ pub fn decompress(bytes: &[u8; 32], what: &'static str) -> Result<EdwardsPoint> 
         .ok_or(CryptoError::InvalidPublicKey { what })
 }
 
-/// `crypto_scalarmult_ed25519_noclamp(scalar, point)`: rejects invalid points, small-order
-/// points and an identity result, as libsodium does.
+/// `crypto_scalarmult_ed25519_noclamp(scalar, point)`: rejects invalid and non-canonical
+/// encodings, small-order points, points outside the prime-order subgroup and an identity
+/// result, as libsodium does.
 pub fn scalarmult_noclamp(
     scalar: &Scalar,
     point: &[u8; 32],
     what: &'static str,
 ) -> Result<[u8; 32]> {
     let p = decompress(point, what)?;
-    if p.is_small_order() {
+    if p.is_small_order() || !p.is_torsion_free() || p.compress().0 != *point {
         return Err(CryptoError::InvalidPublicKey { what });
     }
     let q = p * scalar;

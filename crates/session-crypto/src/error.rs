@@ -73,6 +73,26 @@ pub enum CryptoError {
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
     Rng,
+    /// A recovery password (mnemonic) could not be encoded or decoded.
+    #[error(transparent)]
+    Mnemonic(#[from] crate::mnemonic::MnemonicError),
+    /// An attachment could not be encrypted or decrypted; the inner error says why.
+    #[error(transparent)]
+    Attachment(#[from] crate::attachments::AttachmentError),
+    /// A subaccount (group member) token lacks a permission the request needs.
+    #[error("subaccount flags {have:#04x} do not include the required {need:#04x}")]
+    SubaccountPermission {
+        /// The token's flag byte.
+        have: u8,
+        /// The flags the request requires.
+        need: u8,
+    },
+    /// A subaccount (group member) token has been revoked by the account owner.
+    #[error("subaccount token has been revoked")]
+    SubaccountRevoked,
+    /// A community-server request's `X-SOGS-*` authentication was refused.
+    #[error(transparent)]
+    SogsAuth(#[from] crate::sogs_auth::SogsAuthError),
 }
 
 /// Shorthand used throughout the crate.

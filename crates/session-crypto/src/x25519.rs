@@ -42,9 +42,10 @@ impl X25519SecretKey {
         &self.0
     }
 
-    /// The public key `X25519(sk, 9)`.
+    /// The public key `X25519(sk, 9)`, computed with the precomputed Edwards base-point
+    /// table (as libsodium's `crypto_scalarmult_base` does) rather than a Montgomery ladder.
     pub fn public(&self) -> [u8; 32] {
-        x25519_dalek::x25519(self.0, x25519_dalek::X25519_BASEPOINT_BYTES)
+        curve25519_dalek::MontgomeryPoint::mul_base_clamped(self.0).to_bytes()
     }
 
     /// Diffie-Hellman with a peer public key; an all-zero result (small-order peer key)
@@ -98,6 +99,15 @@ impl X25519Keypair {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_base_public_key_equals_the_ladder() {
+        for _ in 0..32 {
+            let sk = X25519SecretKey::generate().unwrap();
+            let ladder = x25519_dalek::x25519(*sk.as_bytes(), x25519_dalek::X25519_BASEPOINT_BYTES);
+            assert_eq!(sk.public(), ladder);
+        }
+    }
 
     #[test]
     fn dh_agrees_and_rejects_zero_point() {

@@ -1,6 +1,8 @@
 //! Identity vectors (identity.json): seeds, key pairs, X25519 conversion, Session IDs,
 //! XEd25519 pubkeys, group ids, and the BLAKE2b primitive.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
+
 mod common;
 
 use session_crypto::account_id::{AccountId, IdPrefix};

@@ -3,12 +3,21 @@
 
 use clap::{Parser, Subcommand};
 
+mod account_file;
 mod cmd;
+mod ui;
 
 /// Session: private messaging without phone numbers, e-mail addresses or central servers.
 #[derive(Debug, Parser)]
 #[command(name = "session", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    /// Where the account and local data live [default: the platform data directory,
+    /// e.g. ~/.local/share/session].
+    #[arg(long, global = true, env = "SESSION_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// Print one JSON object instead of text (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -25,8 +34,9 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let data_dir = cli.data_dir.clone().unwrap_or_else(account_file::default_data_dir);
     let result = match cli.command {
-        Command::Account(c) => cmd::account::run(c),
+        Command::Account(c) => cmd::account::run(c, &data_dir, cli.json),
         Command::Node(c) => cmd::node::run(c),
     };
     match result {

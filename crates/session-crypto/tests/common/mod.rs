@@ -1,5 +1,6 @@
 //! Loading the known-answer vectors copied from the shared protocol vectors
 //! (`tests/vectors/*.json`; see the README there for the schema).
+
 #![allow(dead_code)]
 
 use serde_json::Value;
