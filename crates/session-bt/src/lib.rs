@@ -386,9 +386,13 @@ impl<'a> Parser<'a> {
         {
             return Err(BtError::BadLength { offset: start });
         }
-        let len: usize = digits
+        // Checked: 19 digits overflow a 32-bit usize.
+        let len = digits
             .iter()
-            .fold(0usize, |acc, d| acc * 10 + usize::from(d - b'0'));
+            .try_fold(0usize, |acc, d| {
+                acc.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+            })
+            .ok_or(BtError::BadLength { offset: start })?;
         let body = colon + 1;
         if len > self.input.len() - body {
             return Err(BtError::BadLength { offset: start });

@@ -30,6 +30,9 @@ enum Command {
     /// Run a service node (message storage for a swarm, onion relay).
     #[command(subcommand)]
     Node(cmd::node::NodeCommand),
+    /// Run the network registry: staking ledger, swarm assignment, quorums, names.
+    #[command(subcommand)]
+    Registry(cmd::registry::RegistryCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +41,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Account(c) => cmd::account::run(c, &data_dir, cli.json),
         Command::Node(c) => cmd::node::run(c),
+        Command::Registry(c) => cmd::registry::run(c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
