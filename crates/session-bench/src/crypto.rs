@@ -69,7 +69,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let recipient = X25519Keypair::generate()?;
     let rpk = *recipient.public();
     let rsk = *recipient.secret().as_bytes();
-    bench.pair("seal", || sealed_box::seal(&rpk, &msg), || sodium::seal(&msg, &rpk));
+    bench.pair(
+        "seal",
+        || sealed_box::seal(&rpk, &msg),
+        || sodium::seal(&msg, &rpk),
+    );
     let sealed = sealed_box::seal(&rpk, &msg)?;
     anyhow::ensure!(sodium::seal_open(&sealed, &rpk, &rsk).as_deref() == Some(&msg[..]));
     bench.pair(
@@ -81,7 +85,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Ed25519.
     let signer = Ed25519Keypair::generate()?;
     let (spk, ssk) = sodium::sign_keypair(signer.seed().as_bytes());
-    anyhow::ensure!(spk == signer.public().0, "libsodium and we disagree on the public key");
+    anyhow::ensure!(
+        spk == signer.public().0,
+        "libsodium and we disagree on the public key"
+    );
     bench.pair("sign", || signer.sign(&msg), || sodium::sign(&ssk, &msg));
     let sig = signer.sign(&msg);
     bench.pair(
@@ -122,7 +129,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     // Cross-check: libsodium derives the same key and opens our layer.
     let shared = sodium::x25519(&nsk, &epk);
-    anyhow::ensure!(blake2b::<32>(&[&shared, &epk, &npk]) == sodium::blake2b32(&[&shared, &epk, &npk]));
+    anyhow::ensure!(
+        blake2b::<32>(&[&shared, &epk, &npk]) == sodium::blake2b32(&[&shared, &epk, &npk])
+    );
     anyhow::ensure!(
         sodium::xchacha_decrypt(&sodium::blake2b32(&[&shared, &epk, &npk]), &nonce, body).is_some(),
         "libsodium cannot open our onion layer"
@@ -171,7 +180,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let k = blind15_factor(&server_pk).to_bytes();
     let a = signer.scalar().to_bytes();
     let (ka, big_ka) = sodium::blind(&k, &a);
-    anyhow::ensure!(big_ka == blinded.public_key().0, "libsodium and we disagree on kA");
+    anyhow::ensure!(
+        big_ka == blinded.public_key().0,
+        "libsodium and we disagree on kA"
+    );
     let sk64 = signer.secret_key_64();
     let h_rh: [u8; 32] = session_crypto::hash::sha512(&[&sk64[..]])[32..].try_into()?;
     let request = b"server-pubkey-32-bytes||nonce16||1700000000GET/room/lobby/messages/recent";

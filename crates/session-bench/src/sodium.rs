@@ -51,7 +51,14 @@ pub fn verify(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
 pub fn seal(msg: &[u8], pk: &[u8; 32]) -> Vec<u8> {
     let mut out = vec![0u8; msg.len() + 48];
     // SAFETY: out has msg.len() + crypto_box_SEALBYTES bytes.
-    unsafe { ffi::crypto_box_seal(out.as_mut_ptr(), msg.as_ptr(), msg.len() as u64, pk.as_ptr()) };
+    unsafe {
+        ffi::crypto_box_seal(
+            out.as_mut_ptr(),
+            msg.as_ptr(),
+            msg.len() as u64,
+            pk.as_ptr(),
+        )
+    };
     out
 }
 

@@ -26,7 +26,9 @@ struct KeyFile {
 
 /// The platform's data directory for Session (e.g. `~/.local/share/session`).
 pub fn default_data_dir() -> PathBuf {
-    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("session")
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("session")
 }
 
 /// Path of the key file in `data_dir`.
@@ -49,7 +51,11 @@ pub fn load(data_dir: &Path) -> anyhow::Result<AccountKeys> {
     let parsed: KeyFile = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a valid account file", file.display()))?;
     if parsed.version != 1 {
-        bail!("{} has version {}, this build reads version 1", file.display(), parsed.version);
+        bail!(
+            "{} has version {}, this build reads version 1",
+            file.display(),
+            parsed.version
+        );
     }
     let seed = Ed25519Seed::from_hex(&parsed.seed)
         .with_context(|| format!("{} holds an invalid seed", file.display()))?;
@@ -113,5 +119,6 @@ fn private_create(file: &Path) -> anyhow::Result<fs::File> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    opts.open(file).with_context(|| format!("creating {}", file.display()))
+    opts.open(file)
+        .with_context(|| format!("creating {}", file.display()))
 }

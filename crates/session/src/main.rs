@@ -37,7 +37,10 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let data_dir = cli.data_dir.clone().unwrap_or_else(account_file::default_data_dir);
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(account_file::default_data_dir);
     let result = match cli.command {
         Command::Account(c) => cmd::account::run(c, &data_dir, cli.json),
         Command::Node(c) => cmd::node::run(c),

@@ -130,7 +130,10 @@ fn read_words_from_stdin() -> anyhow::Result<Zeroizing<String>> {
         std::io::stderr().flush().ok();
     }
     let mut line = Zeroizing::new(String::new());
-    stdin.lock().read_line(&mut line).context("reading the recovery password")?;
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("reading the recovery password")?;
     if line.trim().is_empty() {
         bail!("no recovery password given: type the 13 words, or pass --words or --seed");
     }
@@ -144,7 +147,11 @@ fn show(args: &ShowArgs, data_dir: &Path, json: bool) -> anyhow::Result<()> {
         Some(hex_pk) => Some(blinded_ids(&keys, hex_pk)?),
         None => None,
     };
-    let words = if args.recovery_password { Some(recovery_words(&keys)?) } else { None };
+    let words = if args.recovery_password {
+        Some(recovery_words(&keys)?)
+    } else {
+        None
+    };
     if json {
         let mut out = json!({
             "session_id": sid,
