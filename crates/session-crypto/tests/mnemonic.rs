@@ -18,11 +18,7 @@ const AMAZE: &str =
 
 #[test]
 fn word_list_matches_the_vector_file() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/mnemonic-english-words.txt"
-    ))
-    .unwrap();
+    let text = std::fs::read_to_string(common::path("mnemonic-english-words.txt")).unwrap();
     let file: Vec<&str> = text.lines().collect();
     assert_eq!(english_words(), &file[..]);
     assert_eq!(english_words().len(), mnemonic::WORDLIST_LEN);

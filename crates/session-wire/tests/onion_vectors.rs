@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{vector, vectors_with_prefix};
+use common::{vector, with_prefix};
 use session_crypto::onion::node_decrypt;
 use session_crypto::{X25519Keypair, X25519SecretKey};
 use session_wire::onion::{
@@ -52,7 +52,7 @@ fn parser_request_blob_aes_gcm_framing() {
 
 #[test]
 fn control_dispatch() {
-    let vs = vectors_with_prefix("onion", "control.");
+    let vs = with_prefix("onion", "control.");
     assert_eq!(vs.len(), 3);
     for v in vs {
         let plaintext = v.input_hex("plaintext");

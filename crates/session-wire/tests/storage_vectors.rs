@@ -7,7 +7,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{vector, vectors_with_prefix};
+use common::{vector, with_prefix};
 use session_crypto::ed25519::{Ed25519Keypair, Ed25519Seed};
 use session_wire::quic::QuicMessage;
 use session_wire::request_sig::{self, ExpireMode, NamespaceScope};
@@ -20,8 +20,8 @@ use session_wire::storage::{
 #[test]
 fn message_hashes() {
     let mut ids = Vec::new();
-    let mut all = vectors_with_prefix("storage", "message_hash.");
-    all.extend(vectors_with_prefix("storage", "derived.message_hash."));
+    let mut all = with_prefix("storage", "message_hash.");
+    all.extend(with_prefix("storage", "derived.message_hash."));
     for v in all {
         let pubkey = StoragePubkey::from_hex(v.input_str("pubkey")).unwrap();
         let ns = i16::try_from(v.input_i64("namespace")).unwrap();
@@ -154,7 +154,7 @@ fn signed_string(id: &str) -> Vec<u8> {
 
 #[test]
 fn request_signature_strings() {
-    let vs = vectors_with_prefix("storage", "derived.request_signature.");
+    let vs = with_prefix("storage", "derived.request_signature.");
     assert_eq!(vs.len(), 9);
     for v in vs {
         let signed = signed_string(&v.id);

@@ -9,44 +9,27 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use session_swarm::{NodePubkey, SwarmId, SwarmMap};
 
-/// The vector files of this crate.
-const FILES: &[&str] = &["governance", "storage", "cxx_reference"];
+pub use session_testvectors::Vector;
 
-/// One vector: its id and the `input` / `expected` objects.
-#[derive(Debug)]
-pub struct Vector {
-    pub id: String,
-    pub input: Value,
-    pub expected: Value,
-}
-
+/// Every vector this crate's tests use, by id: the shared governance and storage vectors,
+/// and this crate's own C++-derived reference vectors (`tests/vectors/cxx_reference.json`).
 fn all() -> &'static BTreeMap<String, Vector> {
     static ALL: OnceLock<BTreeMap<String, Vector>> = OnceLock::new();
     ALL.get_or_init(|| {
+        let own = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/vectors/cxx_reference.json");
         let mut out = BTreeMap::new();
-        for file in FILES {
-            let path = format!("{}/tests/vectors/{file}.json", env!("CARGO_MANIFEST_DIR"));
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-            let doc: Value =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: bad JSON: {e}"));
-            let vectors = doc["vectors"]
-                .as_array()
-                .unwrap_or_else(|| panic!("{path}: no `vectors` array"));
-            for v in vectors {
-                let id = v["id"]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("{path}: vector without id"));
-                let prev = out.insert(
-                    id.to_string(),
-                    Vector {
-                        id: id.to_string(),
-                        input: v["input"].clone(),
-                        expected: v["expected"].clone(),
-                    },
-                );
-                assert!(prev.is_none(), "duplicate vector id {id}");
-            }
+        let files = [
+            session_testvectors::load("governance"),
+            session_testvectors::load("storage"),
+            session_testvectors::load_file(&own),
+        ];
+        for v in files.into_iter().flatten() {
+            let id = v.id.clone();
+            assert!(
+                out.insert(id.clone(), v).is_none(),
+                "duplicate vector id {id}"
+            );
         }
         out
     })
