@@ -161,6 +161,16 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// Keccak-256 (the original Keccak padding, as Ethereum and oxend use it — not SHA3-256)
+/// over the concatenation of `parts`. oxend signs uptime proofs and quorum votes over it.
+pub fn keccak256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = sha3::Keccak256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
 /// HMAC-SHA256 of the concatenation of `parts` under `key` (any length).
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     // HMAC accepts keys of every length, so `new_from_slice` cannot fail.
@@ -197,6 +207,21 @@ mod tests {
         assert!(Blake2b::new(65).is_err());
         assert!(Blake2b::keyed(32, &[0u8; 65]).is_err());
         assert!(Blake2b::with_params(32, &[], &[0u8; 17], &[]).is_err());
+    }
+
+    #[test]
+    fn keccak256_known_answers() {
+        let h = |parts: &[&[u8]]| hex::encode(keccak256(parts));
+        assert_eq!(
+            h(&[b""]),
+            "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+        );
+        assert_eq!(
+            h(&[b"a", b"bc"]),
+            "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"
+        );
+        // One full 136-byte rate block: the padding must go into a second block.
+        assert_ne!(h(&[&[0x61; 136]]), h(&[&[0x61; 135]]));
     }
 
     #[test]

@@ -168,3 +168,26 @@ fn account_id_prefixes() {
     let id = AccountId::parse_session_id(v.expected_str("session_id")).unwrap();
     assert_eq!(id.prefix(), IdPrefix::Standard);
 }
+
+#[test]
+fn keccak256_abi_selectors_and_event_topics() {
+    use session_crypto::hash::keccak256;
+    let v = common::vector("governance", "abi.function_selectors");
+    for (sig, sel) in hex_list(&v.input, "signatures")
+        .iter()
+        .zip(hex_list(&v.expected, "selectors"))
+    {
+        assert_eq!(
+            hex::encode(&keccak256(&[sig.as_bytes()])[..4]),
+            sel,
+            "{sig}"
+        );
+    }
+    let v = common::vector("governance", "derived.abi.event_topics.consumed");
+    let sigs = hex_list(&v.input, "event_signatures");
+    let topics = hex_list(&v.expected, "topic0");
+    assert_eq!(sigs.len(), topics.len());
+    for (sig, topic) in sigs.iter().zip(topics) {
+        assert_eq!(hex::encode(keccak256(&[sig.as_bytes()])), topic, "{sig}");
+    }
+}
