@@ -1,0 +1,18 @@
+//! Runtime helpers shared by the Session services (node, registry, community and file
+//! servers): an injected [`clock::Clock`], graceful [`shutdown`], HTTP(S) server
+//! scaffolding ([`http::serve`]) and a lean client, typed TOML [`config`] loading,
+//! self-signed [`tls`] certificates, private-file helpers and log [`redact`]ion.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod fs;
+pub mod http;
+pub mod logging;
+pub mod redact;
+pub mod shutdown;
+pub mod tls;
+
+pub use clock::{Clock, MockClock, SystemClock};
+pub use error::RtError;
+pub use shutdown::{Shutdown, ShutdownTrigger};
