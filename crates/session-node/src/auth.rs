@@ -2,19 +2,21 @@
 //! IDs via `pubkey_ed25519`, every other prefix directly), subaccount tokens (§3.3) and
 //! the revocation list.
 //!
-//! Candidates for `session_crypto::groups` / `session-wire` once those land: the token
-//! checks below are pure except for the revocation lookup, which stays here.
+//! Subaccount tokens are checked by `session_crypto::groups::SubaccountRequest`; only the
+//! revocation lookup (the store) is the node's own.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use session_crypto::Ed25519PublicKey;
 use session_crypto::curve::ed25519_pk_to_x25519;
 use session_crypto::ed25519::verify;
+use session_crypto::groups::{SubaccountFlags, SubaccountRequest};
 
 use crate::error::Result;
 use crate::rpc::request::Auth;
 use crate::store::{MessageStore, lock};
-use crate::types::{SignedSubaccount, UserPubkey};
+use crate::types::UserPubkey;
 
 /// Remembers Ed25519 → X25519 conversions of `pubkey_ed25519` values: clients poll with
 /// the same key over and over, and the conversion (a point decompression and a field
@@ -61,21 +63,6 @@ pub fn owner_key(
     }
 }
 
-/// Checks a subaccount's token against the account (prefix, flags) and the owner's
-/// signature over the 36 token bytes. Returns the key that must sign the request.
-pub fn check_subaccount(
-    pubkey: &UserPubkey,
-    owner: &[u8; 32],
-    sub: &SignedSubaccount,
-    required: u8,
-) -> Option<[u8; 32]> {
-    if !sub.token.prefix_allowed(pubkey.prefix()) || !sub.token.has(required) {
-        return None;
-    }
-    verify(owner, &sub.token.0, &sub.signature).ok()?;
-    Some(sub.token.pubkey())
-}
-
 /// Verifies the request signature `auth` over `message` for `pubkey`, with subaccount
 /// rules (`required` flags; revocation unless `skip_revoke_check`). `Ok(false)` for any
 /// authentication failure; `Err` only when the revocation list cannot be read.
@@ -91,19 +78,29 @@ pub async fn verify_request(
     let Some(owner) = owner_key(keys, pubkey, auth.pubkey_ed25519.as_ref()) else {
         return Ok(false);
     };
-    let signer = match &auth.subaccount {
-        None => owner,
-        Some(sub) => {
-            if !skip_revoke_check && store.is_revoked(pubkey, &sub.token).await? {
-                return Ok(false);
-            }
-            match check_subaccount(pubkey, &owner, sub, required) {
-                Some(k) => k,
-                None => return Ok(false),
-            }
-        }
+    let Some(sub) = &auth.subaccount else {
+        return Ok(verify(&owner, message, &auth.signature).is_ok());
     };
-    Ok(verify(&signer, message, &auth.signature).is_ok())
+    if !skip_revoke_check && store.is_revoked(pubkey, &sub.token).await? {
+        return Ok(false);
+    }
+    // Prefix and permission checks, the owner's signature over the token, then the
+    // request signature by the token's key: `session_crypto`'s one implementation (the
+    // revocation list was consulted above, from the store).
+    let request = SubaccountRequest {
+        token: &sub.token.0,
+        admin_signature: &sub.signature,
+        signature: &auth.signature,
+        message,
+    };
+    Ok(request
+        .verify(
+            pubkey.prefix(),
+            &Ed25519PublicKey(owner),
+            SubaccountFlags::from_bits(required),
+            &[],
+        )
+        .is_ok())
 }
 
 #[cfg(test)]
@@ -111,7 +108,7 @@ mod tests {
     use super::*;
     use crate::store::StoreFutureExt;
     use crate::store::memory::MemoryStore;
-    use crate::types::{SubaccountToken, access};
+    use crate::types::{SignedSubaccount, SubaccountToken, access};
     use session_crypto::Ed25519Keypair;
 
     fn kp(n: u8) -> Ed25519Keypair {

@@ -58,6 +58,128 @@ pub struct NodeConfig {
     pub drain_timeout_secs: u64,
     /// Log filter (`tracing` directive) unless `RUST_LOG` is set. Default: `"info"`.
     pub log: String,
+    /// Seconds between two uptime proofs sent to the registry (only with
+    /// `[registry] register = true`). The registry does not publish its proof timings,
+    /// so the operator sets this to match them: above the registry's
+    /// `uptime_proof_min_interval_secs` and well below `uptime_proof_validity_secs`.
+    /// Default: 60 (the registry's devnet defaults are 30 and 125; mainnet oxend 3600).
+    pub uptime_proof_interval_secs: u64,
+    /// Follow a registry (the `[registry]` table). Absent: the node is a one-node swarm
+    /// owning every account.
+    pub registry: Option<RegistrySettings>,
+}
+
+/// The `[registry]` table: where the network's node list comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrySettings {
+    /// The registry's JSON-RPC URL (`http://` or `https://`, host, port, path).
+    /// Default: `http://127.0.0.1:22030/json_rpc`.
+    pub url: RegistryUrl,
+    /// Milliseconds between two `get_service_nodes` polls (with `poll_block_hash`, so an
+    /// unchanged chain costs one tiny reply). Default: 1000.
+    pub poll_interval_ms: u64,
+    /// Register this node if the registry does not list it (solo operator stake equal
+    /// to the staking requirement, signed by the node key), then send uptime proofs
+    /// every `uptime_proof_interval_secs`. Default: `false`.
+    pub register: bool,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        Self {
+            url: RegistryUrl {
+                tls: false,
+                host: "127.0.0.1".into(),
+                port: 22030,
+                path: "/json_rpc".into(),
+            },
+            poll_interval_ms: 1000,
+            register: false,
+        }
+    }
+}
+
+/// A parsed `http(s)://host[:port][/path]` URL of a registry's JSON-RPC endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryUrl {
+    /// `https` (self-signed certificates accepted, as between service nodes).
+    pub tls: bool,
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// Port (default 80 / 443 by scheme).
+    pub port: u16,
+    /// Path, starting with `/` (default `/json_rpc`).
+    pub path: String,
+}
+
+impl RegistryUrl {
+    /// The default URL: a registry on this machine.
+    pub const DEFAULT: &'static str = "http://127.0.0.1:22030/json_rpc";
+}
+
+impl std::str::FromStr for RegistryUrl {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let bad = |why: &str| format!("registry url {text:?}: {why}");
+        let (tls, rest) = if let Some(r) = text.strip_prefix("http://") {
+            (false, r)
+        } else if let Some(r) = text.strip_prefix("https://") {
+            (true, r)
+        } else {
+            return Err(bad("must start with http:// or https://"));
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/json_rpc"),
+        };
+        let default_port = if tls { 443 } else { 80 };
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '['"))?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => p.parse().map_err(|_| bad("bad port"))?,
+                None if after.is_empty() => default_port,
+                None => return Err(bad("junk after the IPv6 address")),
+            };
+            (h.to_owned(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_owned(), p.parse().map_err(|_| bad("bad port"))?),
+                None => (authority.to_owned(), default_port),
+            }
+        };
+        if host.is_empty() || host.contains('@') || host.chars().any(char::is_whitespace) {
+            return Err(bad("bad host"));
+        }
+        if path.chars().any(|c| c.is_whitespace() || c == '#') {
+            return Err(bad("bad path"));
+        }
+        Ok(Self {
+            tls,
+            host,
+            port,
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for RegistryUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.tls { "https" } else { "http" };
+        if self.host.contains(':') {
+            write!(f, "{scheme}://[{}]:{}{}", self.host, self.port, self.path)
+        } else {
+            write!(f, "{scheme}://{}:{}{}", self.host, self.port, self.path)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RegistryUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for NodeConfig {
@@ -77,6 +199,8 @@ impl Default for NodeConfig {
             cors_any: false,
             drain_timeout_secs: 30,
             log: "info".to_owned(),
+            uptime_proof_interval_secs: 60,
+            registry: None,
         }
     }
 }
@@ -131,5 +255,37 @@ mod tests {
         assert!(!c.tls);
         assert_eq!(c.store, StoreBackend::Memory);
         assert_eq!(c.hardfork, [19, 3]);
+    }
+
+    #[test]
+    fn registry_table() {
+        let c = NodeConfig::parse(
+            "[registry]\nurl = \"http://10.0.0.1:9/json_rpc\"\npoll_interval_ms = 250\nregister = true",
+            "t",
+        )
+        .unwrap();
+        let r = c.registry.unwrap();
+        assert_eq!(r.url.host, "10.0.0.1");
+        assert_eq!(r.url.port, 9);
+        assert_eq!(r.url.path, "/json_rpc");
+        assert!(!r.url.tls);
+        assert_eq!(r.poll_interval_ms, 250);
+        assert!(r.register);
+        let d = NodeConfig::parse("[registry]", "t")
+            .unwrap()
+            .registry
+            .unwrap();
+        assert_eq!(d, RegistrySettings::default());
+        assert_eq!(d.url.to_string(), RegistryUrl::DEFAULT);
+        assert!(NodeConfig::parse("[registry]\nurll = \"x\"", "t").is_err());
+        assert!(NodeConfig::parse("[registry]\nurl = \"ftp://x\"", "t").is_err());
+        let u: RegistryUrl = "https://[::1]/rpc".parse().unwrap();
+        assert_eq!(
+            (u.tls, u.host.as_str(), u.port, u.path.as_str()),
+            (true, "::1", 443, "/rpc")
+        );
+        assert_eq!(u.to_string(), "https://[::1]:443/rpc");
+        assert!("http://:5/".parse::<RegistryUrl>().is_err());
+        assert!("http://h:x/".parse::<RegistryUrl>().is_err());
     }
 }

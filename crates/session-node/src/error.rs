@@ -102,6 +102,19 @@ pub enum NodeError {
     #[error("internal error: {0}")]
     Internal(String),
 
+    // ── registry ───────────────────────────────────────────────────────────────────
+    /// Talking to the registry failed (connection, HTTP, JSON-RPC error or a reply
+    /// that does not parse). `kind` is the registry's error kind when it sent one.
+    #[error("registry {method}: {reason}")]
+    Registry {
+        /// The JSON-RPC method.
+        method: String,
+        /// The registry's error kind (`data.kind`), if any.
+        kind: Option<String>,
+        /// What went wrong.
+        reason: String,
+    },
+
     // ── startup ────────────────────────────────────────────────────────────────────
     /// Configuration, file-system or TLS setup failed.
     #[error(transparent)]
@@ -163,6 +176,7 @@ impl NodeError {
             | Self::Internal(_)
             | Self::Runtime(_)
             | Self::KeyFile { .. }
+            | Self::Registry { .. }
             | Self::Io { .. } => 500,
             Self::NotReady(_) => 503,
         }
@@ -180,6 +194,7 @@ impl NodeError {
             | Self::Internal(_)
             | Self::Runtime(_)
             | Self::KeyFile { .. }
+            | Self::Registry { .. }
             | Self::Io { .. } => RpcResponse::text(status, "request failed"),
             other => RpcResponse::text(status, other.to_string()),
         }

@@ -84,6 +84,11 @@ impl NodeIdentity {
         self.ed25519_public()
     }
 
+    /// The Ed25519 key pair (signs registry transactions and uptime proofs).
+    pub(crate) fn ed25519_keypair(&self) -> &Ed25519Keypair {
+        &self.ed25519
+    }
+
     /// Signs `message` with the node's Ed25519 key.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.ed25519.sign(message)

@@ -5,7 +5,8 @@
 //!
 //! Layout: [`types`] (accounts, namespaces, tokens, message hash), [`auth`],
 //! [`store`] (trait + backends), [`rpc`] (request parsing and processing),
-//! [`network`] (the swarm view, an input), [`server`] (HTTP rules), [`node`]
+//! [`network`] (the swarm view, an input), [`registry`] (the view fed by the
+//! registry, registration and uptime proofs), [`server`] (HTTP rules), [`node`]
 //! (assembly), [`config`], [`identity`], [`limits`], [`error`].
 
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod identity;
 pub mod limits;
 pub mod network;
 pub mod node;
+pub mod registry;
 pub mod rpc;
 pub mod server;
 pub mod store;

@@ -1,8 +1,8 @@
 //! The node's view of the network, an *input* of the storage service: which swarm owns
 //! an account, who the members are, the network hard fork and height, and whether the
-//! node may serve clients. The registry integration will provide a live implementation;
-//! until then [`SingleNodeNetwork`] makes this node a one-member swarm owning every
-//! account.
+//! node may serve clients. [`crate::registry::RegistryNetwork`] is the live
+//! implementation fed by the registry; without a registry [`SingleNodeNetwork`] makes
+//! this node a one-member swarm owning every account.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -72,7 +72,9 @@ impl Swarm {
                 "swarm": format!("{:x}", s.id),
                 "snodes": s.members.iter().map(SnodeInfo::to_json).collect::<Vec<_>>(),
             }),
-            None => json!({"swarm": format!("{:x}", u64::MAX), "snodes": []}),
+            None => {
+                json!({"swarm": format!("{:x}", session_swarm::SwarmId::UNASSIGNED), "snodes": []})
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::error::{NodeError, Result};
 use crate::identity::NodeIdentity;
 use crate::limits::{EXPIRY_SWEEP_MS, RateLimiter};
 use crate::network::{NetworkView, SingleNodeNetwork, SnodeInfo};
+use crate::registry::{Announce, RegistryFollower, RegistryNetwork};
 use crate::rpc::Rpc;
 use crate::server::{ServerState, router};
 use crate::store::MessageStore;
@@ -48,7 +49,8 @@ impl NodeBuilder {
         self
     }
 
-    /// Uses `network` instead of the one-node network.
+    /// Uses `network` instead of the one-node network (or the registry view when the
+    /// configuration has a `[registry]` table: an injected view wins).
     pub fn network(mut self, network: Arc<dyn NetworkView>) -> Self {
         self.network = Some(network);
         self
@@ -88,9 +90,26 @@ impl NodeBuilder {
                 StoreBackend::Memory => Arc::new(MemoryStore::with_size_limit(cfg.max_db_size)),
             },
         };
-        let network: Arc<dyn NetworkView> = match self.network {
-            Some(n) => n,
-            None => Arc::new(
+        let mut follower = None;
+        let network: Arc<dyn NetworkView> = match (self.network, &cfg.registry) {
+            (Some(n), _) => n,
+            (None, Some(settings)) => {
+                let view = Arc::new(RegistryNetwork::new(identity.ed25519_public()));
+                follower = Some(Arc::new(RegistryFollower::new(
+                    settings.clone(),
+                    view.clone(),
+                    identity.clone(),
+                    self.clock.clone(),
+                    Announce {
+                        public_ip: cfg.public_ip,
+                        https_port: local.port(),
+                        omq_port: cfg.omq_port,
+                    },
+                    cfg.uptime_proof_interval_secs,
+                )));
+                view
+            }
+            (None, None) => Arc::new(
                 SingleNodeNetwork::new(SnodeInfo {
                     pubkey_ed25519: identity.ed25519_public(),
                     pubkey_x25519: identity.x25519_public(),
@@ -111,6 +130,7 @@ impl NodeBuilder {
         });
         Ok(Node {
             state,
+            follower,
             tls,
             clock: self.clock,
             local,
@@ -122,6 +142,7 @@ impl NodeBuilder {
 /// A node ready to serve.
 pub struct Node {
     state: Arc<ServerState>,
+    follower: Option<Arc<RegistryFollower>>,
     tls: Option<TlsAcceptor>,
     clock: Arc<dyn Clock>,
     local: SocketAddr,
@@ -148,6 +169,11 @@ impl Node {
         self.state.rpc.identity()
     }
 
+    /// The registry follower, when the node follows a registry.
+    pub fn follower(&self) -> Option<&Arc<RegistryFollower>> {
+        self.follower.as_ref()
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
@@ -172,6 +198,10 @@ impl Node {
             self.clock.clone(),
             shutdown.clone(),
         ));
+        let follower = self
+            .follower
+            .clone()
+            .map(|f| tokio::spawn(f.run(shutdown.clone())));
         let opts = ServeOptions {
             drain_timeout: self.drain_timeout,
             ..ServeOptions::default()
@@ -186,6 +216,10 @@ impl Node {
         .await;
         sweeper.abort();
         let _ = sweeper.await;
+        if let Some(f) = follower {
+            f.abort();
+            let _ = f.await;
+        }
         tracing::info!("storage node stopped");
         result.map_err(NodeError::from)
     }

@@ -4,9 +4,6 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use session_crypto::hash::blake2b;
-
 /// A storage account: one network-prefix byte (05 Session ID, 03 group, or any other)
 /// and 32 key bytes. Unlike `session_crypto::AccountId`, every prefix byte is accepted,
 /// as the reference server does; the same key under two prefixes is two accounts.
@@ -203,11 +200,13 @@ pub struct SignedSubaccount {
 
 /// The storage message hash (spec §5.1): unpadded standard base64 of
 /// BLAKE2b-256(prefix ‖ key ‖ namespace decimal or "" ‖ data); 43 characters.
+/// (`session_wire::storage::message_hash`, the one implementation.)
 pub fn message_hash(pubkey: &UserPubkey, ns: Namespace, data: &[u8]) -> String {
-    let ns_str = ns.sig_str();
-    let digest: [u8; 32] =
-        blake2b::<32>(&[&[pubkey.prefix()], pubkey.key(), ns_str.as_bytes(), data]);
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
+    let account = session_wire::storage::StoragePubkey {
+        prefix: pubkey.prefix(),
+        key: *pubkey.key(),
+    };
+    session_wire::storage::message_hash(&account, ns.0, data)
 }
 
 /// Whether `hash` has the shape of a message hash: 43 base64 characters.

@@ -8,16 +8,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-fn vectors(file: &str) -> Vec<Value> {
-    let path = format!("{}/tests/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    v["vectors"].as_array().unwrap().clone()
-}
-
-fn vector(file: &str, id: &str) -> Value {
-    vectors(file).into_iter().find(|v| v["id"] == id).unwrap()
-}
-
 fn hexd(v: &Value) -> Vec<u8> {
     hex::decode(v.as_str().unwrap()).unwrap()
 }
@@ -28,18 +18,18 @@ async fn message_hashes_match_storage_vectors() {
     let mut c = node.client().await;
     let now = node.now();
     let mut checked = 0;
-    for v in vectors("storage.json") {
-        let id = v["id"].as_str().unwrap();
+    for v in load("storage") {
+        let id = v.id.as_str();
         if !id.contains("message_hash") {
             continue;
         }
-        let pubkey = v["input"]["pubkey"].as_str().unwrap();
-        let ns = v["input"]["namespace"].as_i64().unwrap() as i16;
-        let data = match v["input"].get("data") {
+        let pubkey = v.input["pubkey"].as_str().unwrap();
+        let ns = v.input["namespace"].as_i64().unwrap() as i16;
+        let data = match v.input.get("data") {
             Some(d) => hexd(d),
-            None => unb64(v["input"]["data_b64"].as_str().unwrap()),
+            None => unb64(v.input["data_b64"].as_str().unwrap()),
         };
-        let want = v["expected"]["hash"].as_str().unwrap();
+        let want = v.expected["hash"].as_str().unwrap();
         // Independent formula and the node agree with the vector.
         assert_eq!(expected_hash(pubkey, ns, &data), want, "{id}");
         let h = session_node::types::message_hash(
@@ -65,23 +55,23 @@ async fn message_hashes_match_storage_vectors() {
 async fn request_signature_vectors() {
     // The vectors' signatures are what our User helper produces, and the node accepts
     // the retrieve one at the vector's timestamp.
-    for v in vectors("storage.json") {
-        let id = v["id"].as_str().unwrap();
+    for v in load("storage") {
+        let id = v.id.as_str();
         if !id.starts_with("derived.request_signature.") {
             continue;
         }
-        let seed: [u8; 32] = hexd(&v["input"]["ed25519_seed"]).try_into().unwrap();
+        let seed: [u8; 32] = hexd(&v.input["ed25519_seed"]).try_into().unwrap();
         let u = User::from_seed(seed);
-        assert_eq!(u.ed_hex(), v["input"]["ed25519_pubkey"], "{id}");
-        assert_eq!(u.session_id(), v["input"]["session_id"], "{id}");
-        let signed = v["input"]["signed_ascii"].as_str().unwrap();
+        assert_eq!(u.ed_hex(), v.input["ed25519_pubkey"], "{id}");
+        assert_eq!(u.session_id(), v.input["session_id"], "{id}");
+        let signed = v.input["signed_ascii"].as_str().unwrap();
         assert_eq!(
             u.sign(signed.as_bytes()),
-            v["expected"]["signature_b64"],
+            v.expected["signature_b64"],
             "{id}"
         );
     }
-    let v = vector("storage.json", "derived.request_signature.retrieve_ns0");
+    let v = vector("storage", "derived.request_signature.retrieve_ns0");
     let node = TestNode::start_with(Opts {
         clock: session_rt::MockClock::new(1_700_000_000_000),
         ..Opts::default()
@@ -91,8 +81,8 @@ async fn request_signature_vectors() {
     let r = c
         .rpc(
             "retrieve",
-            json!({"pubkey": v["input"]["session_id"], "pubkey_ed25519": v["input"]["ed25519_pubkey"],
-                   "timestamp": 1_700_000_000_000u64, "signature": v["expected"]["signature_b64"]}),
+            json!({"pubkey": v.input["session_id"], "pubkey_ed25519": v.input["ed25519_pubkey"],
+                   "timestamp": 1_700_000_000_000u64, "signature": v.expected["signature_b64"]}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -108,10 +98,10 @@ async fn auth_error_vectors() {
     let sig = u.sign(format!("delete_all{now}").as_bytes());
 
     // auth_error.delete_all_without_ed25519: absent or wrong pubkey_ed25519.
-    let want = vector("storage.json", "auth_error.delete_all_without_ed25519");
+    let want = vector("storage", "auth_error.delete_all_without_ed25519");
     let (code, msg) = (
-        want["expected"]["reply"][0].as_str().unwrap(),
-        want["expected"]["reply"][1].as_str().unwrap(),
+        want.expected["reply"][0].as_str().unwrap(),
+        want.expected["reply"][1].as_str().unwrap(),
     );
     let r = c
         .rpc(
@@ -142,7 +132,7 @@ async fn auth_error_vectors() {
     assert_eq!(r.status, 200, "{}", r.text);
 
     // auth_error.pubkey_ed25519_non05
-    let want = vector("storage.json", "auth_error.pubkey_ed25519_non05");
+    let want = vector("storage", "auth_error.pubkey_ed25519_non05");
     let r = c
         .rpc(
             "delete_all",
@@ -151,12 +141,12 @@ async fn auth_error_vectors() {
         .await;
     assert_eq!(
         r.status.to_string(),
-        want["expected"]["reply"][0].as_str().unwrap()
+        want.expected["reply"][0].as_str().unwrap()
     );
-    assert_eq!(r.text, want["expected"]["reply"][1].as_str().unwrap());
+    assert_eq!(r.text, want.expected["reply"][1].as_str().unwrap());
 
     // auth_error.retrieve_unauthenticated
-    let want = vector("storage.json", "auth_error.retrieve_unauthenticated");
+    let want = vector("storage", "auth_error.retrieve_unauthenticated");
     for params in [
         json!({"pubkey": u.session_id()}),
         json!({"pubkey": u.session_id(), "namespace": 0}),
@@ -164,9 +154,9 @@ async fn auth_error_vectors() {
         let r = c.rpc("retrieve", params).await;
         assert_eq!(
             r.status.to_string(),
-            want["expected"]["reply"][0].as_str().unwrap()
+            want.expected["reply"][0].as_str().unwrap()
         );
-        assert_eq!(r.text, want["expected"]["reply"][1].as_str().unwrap());
+        assert_eq!(r.text, want.expected["reply"][1].as_str().unwrap());
     }
     node.stop().await;
 }
@@ -576,8 +566,8 @@ async fn groups_admin_and_subaccounts() {
 async fn groups_vector_subaccount_retrieve() {
     // groups.json subaccount_auth: a real libsession token, owner signature and member
     // signature of "retrieve9991693340111000".
-    let v = vector("groups.json", "subaccount_auth");
-    let seed: [u8; 32] = hexd(&v["input"]["group_ed25519_seed"]).try_into().unwrap();
+    let v = vector("groups", "subaccount_auth");
+    let seed: [u8; 32] = hexd(&v.input["group_ed25519_seed"]).try_into().unwrap();
     let group = User::from_seed(seed);
     let node = TestNode::start_with(Opts {
         clock: session_rt::MockClock::new(1_693_340_111_000),
@@ -589,8 +579,8 @@ async fn groups_vector_subaccount_retrieve() {
         .rpc(
             "retrieve",
             json!({"pubkey": group.id_with_prefix("03"), "namespace": 999, "timestamp": 1_693_340_111_000u64,
-                   "subaccount": v["expected"]["subaccount_token_b64"], "subaccount_sig": v["expected"]["subaccount_sig_b64"],
-                   "signature": v["expected"]["signature_b64"]}),
+                   "subaccount": v.expected["subaccount_token_b64"], "subaccount_sig": v.expected["subaccount_sig_b64"],
+                   "signature": v.expected["signature_b64"]}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -599,8 +589,8 @@ async fn groups_vector_subaccount_retrieve() {
         .rpc(
             "delete_all",
             json!({"pubkey": group.id_with_prefix("03"), "namespace": 999, "timestamp": 1_693_340_111_000u64,
-                   "subaccount": v["expected"]["subaccount_token_b64"], "subaccount_sig": v["expected"]["subaccount_sig_b64"],
-                   "signature": v["expected"]["signature_b64"]}),
+                   "subaccount": v.expected["subaccount_token_b64"], "subaccount_sig": v.expected["subaccount_sig_b64"],
+                   "signature": v.expected["signature_b64"]}),
         )
         .await;
     assert_eq!(r.status, 401);

@@ -36,6 +36,24 @@ fn example_config_parses() {
     assert_eq!(c.cors_any, d.cors_any);
     assert_eq!(c.drain_timeout_secs, d.drain_timeout_secs);
     assert_eq!(c.log, d.log);
+    assert_eq!(c.uptime_proof_interval_secs, d.uptime_proof_interval_secs);
+    assert_eq!(c.registry, None);
+}
+
+#[test]
+fn example_registry_table_parses_to_its_defaults() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/node.example.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let enabled = text
+        .replace("# [registry]", "[registry]")
+        .replace("# url = ", "url = ")
+        .replace("# poll_interval_ms = ", "poll_interval_ms = ")
+        .replace("# register = ", "register = ");
+    let c = NodeConfig::parse(&enabled, "node.example.toml (registry enabled)").unwrap();
+    assert_eq!(
+        c.registry,
+        Some(session_node::config::RegistrySettings::default())
+    );
 }
 
 #[tokio::test]

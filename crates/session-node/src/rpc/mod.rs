@@ -4,9 +4,8 @@
 //! without blocking a runtime thread.
 //!
 //! Recursive methods answer in the swarm shape `{"swarm": {<node>: result}, "t", "hf"}`.
-//! With the one-node network the swarm is this node alone; when the registry supplies
-//! real swarms, forwarding to [`SwarmLookup::Ours`]'s peers plugs in at
-//! [`Rpc::swarm_reply`].
+//! The result holds this node's entry only: forwarding to [`SwarmLookup::Ours`]'s peers
+//! (OMQ `sn.storage_cc`, not built yet) plugs in at [`Rpc::swarm_reply`].
 
 pub mod params;
 pub mod request;
@@ -34,6 +33,7 @@ use request::{
     Auth, Condition, Delete, DeleteAll, DeleteBefore, Expire, ExpireAll, GetExpiries, IfElse,
     Method, Request, Retrieve, Revocation, Store,
 };
+use session_wire::request_sig::{self, ExpireMode as SignedExpireMode, NamespaceScope};
 
 /// The storage-server version this node speaks (reported by `info` and `ifelse`).
 pub const STORAGE_VERSION: [u16; 3] = [2, 8, 0];
@@ -99,6 +99,23 @@ pub struct Rpc {
 
 fn now_ms(clock: &dyn Clock) -> i64 {
     i64::try_from(clock.now_ms()).unwrap_or(i64::MAX)
+}
+
+/// A request timestamp (parsed from a JSON unsigned integer, so never negative) as the
+/// unsigned milliseconds of the signed strings.
+fn ms(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn str_refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn scope(ns: NsSelector) -> NamespaceScope {
+    match ns {
+        NsSelector::One(n) => NamespaceScope::One(n.0),
+        NsSelector::All => NamespaceScope::All,
+    }
 }
 
 fn sorted_hashes(mut v: Vec<String>) -> Vec<String> {
@@ -358,13 +375,13 @@ impl Rpc {
             if ns.is_public_outbox() {
                 required |= access::DELETE;
             }
-            let msg = format!("store{}{}", ns.sig_str(), req.sig_timestamp);
+            let msg = request_sig::store(ns.0, ms(req.sig_timestamp));
             self.verify(
                 &req.pubkey,
                 auth,
                 required,
                 false,
-                msg.as_bytes(),
+                &msg,
                 "store signature verification failed",
             )
             .await?;
@@ -431,13 +448,13 @@ impl Rpc {
                     SIGNATURE_TOLERANCE_MS,
                     "retrieve timestamp too far from current time",
                 )?;
-                let msg = format!("retrieve{}{}", ns.sig_str(), ts);
+                let msg = request_sig::retrieve(ns.0, ms(*ts));
                 self.verify(
                     &req.pubkey,
                     auth,
                     access::READ,
                     ns.is_unrevocable(),
-                    msg.as_bytes(),
+                    &msg,
                     "retrieve signature verification failed",
                 )
                 .await?;
@@ -491,10 +508,7 @@ impl Rpc {
 
     async fn delete(&self, req: Delete) -> Result<RpcResponse> {
         self.check_swarm(&req.pubkey)?;
-        let mut msg = b"delete".to_vec();
-        for h in &req.messages {
-            msg.extend_from_slice(h.as_bytes());
-        }
+        let msg = request_sig::delete(&str_refs(&req.messages));
         self.verify(
             &req.pubkey,
             &req.auth,
@@ -539,13 +553,13 @@ impl Rpc {
             tol,
             "delete_all timestamp too far from current time",
         )?;
-        let msg = format!("delete_all{}{}", req.namespace.sig_str(), req.timestamp);
+        let msg = request_sig::delete_all(scope(req.namespace), ms(req.timestamp));
         self.verify(
             &req.pubkey,
             &req.auth,
             access::DELETE,
             false,
-            msg.as_bytes(),
+            &msg,
             "delete_all signature verification failed",
         )
         .await?;
@@ -571,13 +585,13 @@ impl Rpc {
                 "delete_before timestamp too far in the future",
             ));
         }
-        let msg = format!("delete_before{}{}", req.namespace.sig_str(), req.before);
+        let msg = request_sig::delete_before(scope(req.namespace), ms(req.before));
         self.verify(
             &req.pubkey,
             &req.auth,
             access::DELETE,
             false,
-            msg.as_bytes(),
+            &msg,
             "delete_before signature verification failed",
         )
         .await?;
@@ -611,13 +625,13 @@ impl Rpc {
                 "expire_all timestamp should be >= current time",
             ));
         }
-        let msg = format!("expire_all{}{}", req.namespace.sig_str(), req.expiry);
+        let msg = request_sig::expire_all(scope(req.namespace), ms(req.expiry));
         self.verify(
             &req.pubkey,
             &req.auth,
             access::DELETE,
             false,
-            msg.as_bytes(),
+            &msg,
             "expire_all signature verification failed",
         )
         .await?;
@@ -657,20 +671,15 @@ impl Rpc {
             }
             applied.push(e.min(now.saturating_add(TTL_MAX_PRIVATE_MS)));
         }
-        let mut msg = b"expire".to_vec();
-        msg.extend_from_slice(if req.shorten {
-            b"shorten".as_slice()
+        let mode = if req.shorten {
+            SignedExpireMode::Shorten
         } else if req.extend {
-            b"extend".as_slice()
+            SignedExpireMode::Extend
         } else {
-            b"".as_slice()
-        });
-        for e in &req.expiry {
-            msg.extend_from_slice(e.to_string().as_bytes());
-        }
-        for h in &req.messages {
-            msg.extend_from_slice(h.as_bytes());
-        }
+            SignedExpireMode::Set
+        };
+        let expiries: Vec<u64> = req.expiry.iter().map(|&e| ms(e)).collect();
+        let msg = request_sig::expire(mode, &expiries, &str_refs(&req.messages));
         self.verify(
             &req.pubkey,
             &req.auth,
@@ -770,10 +779,7 @@ impl Rpc {
             SIGNATURE_TOLERANCE_MS,
             "get_expiries timestamp too far from current time",
         )?;
-        let mut msg = format!("get_expiries{}", req.timestamp).into_bytes();
-        for h in &req.messages {
-            msg.extend_from_slice(h.as_bytes());
-        }
+        let msg = request_sig::get_expiries(ms(req.timestamp), &str_refs(&req.messages));
         self.verify(
             &req.pubkey,
             &req.auth,
@@ -801,10 +807,12 @@ impl Rpc {
             "unrevoke_subaccount timestamp too far from current time"
         };
         Self::check_window(req.timestamp, now, SIGNATURE_TOLERANCE_MS, window_failure)?;
-        let mut msg = format!("{method}{}", req.timestamp).into_bytes();
-        for t in &req.tokens {
-            msg.extend_from_slice(&t.0);
-        }
+        let tokens: Vec<[u8; 36]> = req.tokens.iter().map(|t| t.0).collect();
+        let msg = if method == "revoke_subaccount" {
+            request_sig::revoke_subaccount(ms(req.timestamp), &tokens)
+        } else {
+            request_sig::unrevoke_subaccount(ms(req.timestamp), &tokens)
+        };
         // The account owner only: subaccounts are never accepted here.
         let owner_auth = Auth {
             subaccount: None,

@@ -1,6 +1,12 @@
 //! Test harness: a real node (HTTPS on 127.0.0.1:0, SQLite in a temp dir, mock clock)
 //! and a small client with signing helpers.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +20,8 @@ use session_node::store::{MessageStore, StoreFutureExt};
 use session_node::{NodeBuilder, NodeConfig};
 use session_rt::http::HttpConnection;
 use session_rt::{MockClock, ShutdownTrigger};
+/// The shared known-answer vectors (`load(domain)`, `vector(domain, id)`).
+pub use session_testvectors::*;
 
 /// The fixed start of virtual time (2023-11-14T22:13:20Z).
 pub const T0: u64 = 1_700_000_000_000;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use session_node::config::StoreBackend;
+use session_node::config::{RegistrySettings, RegistryUrl, StoreBackend};
 use session_node::{NodeBuilder, NodeConfig};
 
 /// Service-node commands.
@@ -61,6 +61,14 @@ pub struct RunArgs {
     /// Serve clients even when the node is not ready.
     #[arg(long, env = "SESSION_NODE_FORCE_START")]
     pub force_start: bool,
+    /// Follow the registry at this JSON-RPC URL (e.g. http://127.0.0.1:22030/json_rpc)
+    /// instead of running as a one-node swarm; sets `[registry] url`.
+    #[arg(long, env = "SESSION_NODE_REGISTRY_URL", value_parser = parse_registry_url)]
+    pub registry_url: Option<RegistryUrl>,
+    /// Register this node with the registry if it is not listed, then send uptime proofs
+    /// (`[registry] register = true`; needs a registry URL from the flag or the file).
+    #[arg(long, env = "SESSION_NODE_REGISTER")]
+    pub register: bool,
     /// Log filter, e.g. "info" or "session_node=debug" (RUST_LOG wins).
     #[arg(long, env = "SESSION_NODE_LOG")]
     pub log: Option<String>,
@@ -104,8 +112,25 @@ impl RunArgs {
         if let Some(l) = &self.log {
             cfg.log = l.clone();
         }
+        if let Some(url) = &self.registry_url {
+            cfg.registry
+                .get_or_insert_with(RegistrySettings::default)
+                .url = url.clone();
+        }
+        if self.register {
+            match cfg.registry.as_mut() {
+                Some(r) => r.register = true,
+                None => anyhow::bail!(
+                    "--register needs a registry: give --registry-url or a [registry] table"
+                ),
+            }
+        }
         Ok(cfg)
     }
+}
+
+fn parse_registry_url(text: &str) -> Result<RegistryUrl, String> {
+    text.parse()
 }
 
 /// Runs a node command.
@@ -127,6 +152,7 @@ fn run_node(args: &RunArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        let registry = cfg.registry.as_ref().map(|r| r.url.to_string());
         let node = NodeBuilder::new(cfg).build(&listener)?;
         let scheme = if node.is_tls() { "https" } else { "http" };
         // One line on stdout for scripts (and tests) that need the bound port.
@@ -135,6 +161,9 @@ fn run_node(args: &RunArgs) -> anyhow::Result<()> {
             node.local_addr(),
             node.identity().ed25519_hex()
         );
+        if let Some(url) = registry {
+            println!("following the registry at {url}");
+        }
         let _ = std::io::stdout().flush();
         let (trigger, shutdown) = session_rt::shutdown::channel();
         tokio::spawn(session_rt::shutdown::trigger_on_signal(trigger));
@@ -181,6 +210,56 @@ mod tests {
         assert!(!cfg.tls);
         assert_eq!(cfg.store, StoreBackend::Memory);
         assert_eq!(cfg.rate_limit_per_second, 7, "file value kept when no flag");
+    }
+
+    #[test]
+    fn registry_flags() {
+        let cli = Cli::try_parse_from([
+            "node",
+            "run",
+            "--registry-url",
+            "http://127.0.0.1:5555/json_rpc",
+            "--register",
+        ])
+        .unwrap();
+        let NodeCommand::Run(args) = cli.cmd;
+        let r = args.config().unwrap().registry.unwrap();
+        assert_eq!(r.url.port, 5555);
+        assert!(r.register);
+        assert_eq!(r.poll_interval_ms, 1000);
+
+        // The file's table is kept; the flag only replaces the URL.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            "[registry]\nurl = \"http://10.1.1.1:1/json_rpc\"\npoll_interval_ms = 50\n",
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from([
+            "node",
+            "run",
+            "-c",
+            path.to_str().unwrap(),
+            "--registry-url",
+            "http://127.0.0.1:7/x",
+        ])
+        .unwrap();
+        let NodeCommand::Run(args) = cli.cmd;
+        let r = args.config().unwrap().registry.unwrap();
+        assert_eq!((r.url.port, r.url.path.as_str()), (7, "/x"));
+        assert_eq!(r.poll_interval_ms, 50);
+        assert!(!r.register);
+
+        // --register without any registry is an error; a bad URL is refused by clap.
+        let cli = Cli::try_parse_from(["node", "run", "--register"]).unwrap();
+        let NodeCommand::Run(args) = cli.cmd;
+        assert!(args.config().is_err());
+        assert!(Cli::try_parse_from(["node", "run", "--registry-url", "ftp://x"]).is_err());
+        // No flag, no table: a one-node swarm.
+        let cli = Cli::try_parse_from(["node", "run"]).unwrap();
+        let NodeCommand::Run(args) = cli.cmd;
+        assert!(args.config().unwrap().registry.is_none());
     }
 
     #[test]
