@@ -33,6 +33,8 @@ enum Command {
     /// Run the network registry: staking ledger, swarm assignment, quorums, names.
     #[command(subcommand)]
     Registry(cmd::registry::RegistryCommand),
+    /// Run a whole network on this machine: the registry and N service nodes.
+    Devnet(cmd::devnet::DevnetArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +47,7 @@ fn main() -> std::process::ExitCode {
         Command::Account(c) => cmd::account::run(c, &data_dir, cli.json),
         Command::Node(c) => cmd::node::run(c),
         Command::Registry(c) => cmd::registry::run(c),
+        Command::Devnet(c) => cmd::devnet::run(c, cli.json),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

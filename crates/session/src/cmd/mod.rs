@@ -1,5 +1,6 @@
 //! One module per command group.
 
 pub mod account;
+pub mod devnet;
 pub mod node;
 pub mod registry;
