@@ -228,6 +228,36 @@ fn parse_sig(sig: &str, what: &str) -> Result<[u8; 64]> {
         })
 }
 
+/// The authentication fields of a signed request, read in the reference's order
+/// (`pubkey`, `pubkey_ed25519`, `signature`, `subaccount`, `subaccount_sig`) so that a
+/// wrongly typed field is reported exactly where the reference reports it.
+struct AuthFields<'a> {
+    pk: Option<&'a str>,
+    pk_ed: Option<&'a str>,
+    sig: Option<&'a str>,
+    sub: Option<&'a str>,
+    sub_sig: Option<&'a str>,
+}
+
+impl<'a> AuthFields<'a> {
+    fn read(p: &Params<'a>) -> Result<Self> {
+        Ok(Self {
+            pk: p.str("pubkey")?,
+            pk_ed: p.str("pubkey_ed25519")?,
+            sig: p.str("signature")?,
+            sub: p.str("subaccount")?,
+            sub_sig: p.str("subaccount_sig")?,
+        })
+    }
+
+    /// The reference's `load_pk_signature` followed by its subaccount loading.
+    fn load(self) -> Result<(UserPubkey, Auth)> {
+        let (pubkey, mut auth) = load_pk_signature(self.pk, self.pk_ed, self.sig)?;
+        load_subaccount(&mut auth, self.sub, self.sub_sig)?;
+        Ok((pubkey, auth))
+    }
+}
+
 /// The reference's `load_pk_signature`: parses the pubkey, requires `signature`, checks
 /// `pubkey_ed25519` (05 accounts only) and the signature's encoding.
 fn load_pk_signature(
@@ -469,14 +499,9 @@ fn parse_delete(p: Params<'_>) -> Result<Delete> {
 
 fn parse_delete_all(p: Params<'_>) -> Result<DeleteAll> {
     let ns = p.namespace_or_all("namespace")?;
-    let pk = p.str("pubkey")?;
-    let pk_ed = p.str("pubkey_ed25519")?;
-    let sig = p.str("signature")?;
-    let sub = p.str("subaccount")?;
-    let sub_sig = p.str("subaccount_sig")?;
+    let auth_fields = AuthFields::read(&p)?;
     let ts = p.timestamp("timestamp")?;
-    let (pubkey, mut auth) = load_pk_signature(pk, pk_ed, sig)?;
-    load_subaccount(&mut auth, sub, sub_sig)?;
+    let (pubkey, auth) = auth_fields.load()?;
     let timestamp = required("timestamp", ts)?;
     Ok(DeleteAll {
         pubkey,
@@ -489,13 +514,8 @@ fn parse_delete_all(p: Params<'_>) -> Result<DeleteAll> {
 fn parse_delete_before(p: Params<'_>) -> Result<DeleteBefore> {
     let before = p.timestamp("before")?;
     let ns = p.namespace_or_all("namespace")?;
-    let pk = p.str("pubkey")?;
-    let pk_ed = p.str("pubkey_ed25519")?;
-    let sig = p.str("signature")?;
-    let sub = p.str("subaccount")?;
-    let sub_sig = p.str("subaccount_sig")?;
-    let (pubkey, mut auth) = load_pk_signature(pk, pk_ed, sig)?;
-    load_subaccount(&mut auth, sub, sub_sig)?;
+    let auth_fields = AuthFields::read(&p)?;
+    let (pubkey, auth) = auth_fields.load()?;
     let before = required("before", before)?;
     Ok(DeleteBefore {
         pubkey,
@@ -508,13 +528,8 @@ fn parse_delete_before(p: Params<'_>) -> Result<DeleteBefore> {
 fn parse_expire_all(p: Params<'_>) -> Result<ExpireAll> {
     let expiry = p.timestamp("expiry")?;
     let ns = p.namespace_or_all("namespace")?;
-    let pk = p.str("pubkey")?;
-    let pk_ed = p.str("pubkey_ed25519")?;
-    let sig = p.str("signature")?;
-    let sub = p.str("subaccount")?;
-    let sub_sig = p.str("subaccount_sig")?;
-    let (pubkey, mut auth) = load_pk_signature(pk, pk_ed, sig)?;
-    load_subaccount(&mut auth, sub, sub_sig)?;
+    let auth_fields = AuthFields::read(&p)?;
+    let (pubkey, auth) = auth_fields.load()?;
     let expiry = required("expiry", expiry)?;
     Ok(ExpireAll {
         pubkey,
@@ -573,14 +588,9 @@ fn parse_expire(p: Params<'_>) -> Result<Expire> {
 
 fn parse_get_expiries(p: Params<'_>) -> Result<GetExpiries> {
     let messages = p.str_array("messages")?;
-    let pk = p.str("pubkey")?;
-    let pk_ed = p.str("pubkey_ed25519")?;
-    let sig = p.str("signature")?;
-    let sub = p.str("subaccount")?;
-    let sub_sig = p.str("subaccount_sig")?;
+    let auth_fields = AuthFields::read(&p)?;
     let ts = p.timestamp("timestamp")?;
-    let (pubkey, mut auth) = load_pk_signature(pk, pk_ed, sig)?;
-    load_subaccount(&mut auth, sub, sub_sig)?;
+    let (pubkey, auth) = auth_fields.load()?;
     let timestamp = required("timestamp", ts)?;
     // v2.8.0 does not check the hashes' format here.
     let messages = hash_list(messages, false)?;
