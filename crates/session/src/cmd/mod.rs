@@ -4,3 +4,4 @@ pub mod account;
 pub mod devnet;
 pub mod node;
 pub mod registry;
+pub mod serve;

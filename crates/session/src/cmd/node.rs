@@ -6,11 +6,9 @@
 //! variables: flag > environment > file > built-in default. Ctrl-C or SIGTERM stops
 //! accepting, lets in-flight requests (and their database writes) finish, and exits.
 
-use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use session_node::config::{RegistrySettings, RegistryUrl, StoreBackend};
 use session_node::{NodeBuilder, NodeConfig};
@@ -143,32 +141,21 @@ pub fn run(cmd: NodeCommand) -> anyhow::Result<()> {
 fn run_node(args: &RunArgs) -> anyhow::Result<()> {
     let cfg = args.config()?;
     session_rt::logging::init(&cfg.log);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("session-node")
-        .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(cfg.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let listen = cfg.listen;
+    super::serve::run_until_signal("session-node", listen, |listener, shutdown| async move {
         let registry = cfg.registry.as_ref().map(|r| r.url.to_string());
         let node = NodeBuilder::new(cfg).build(&listener)?;
         let scheme = if node.is_tls() { "https" } else { "http" };
-        // One line on stdout for scripts (and tests) that need the bound port.
-        println!(
+        super::serve::announce(&format!(
             "session node listening on {scheme}://{} (pubkey {})",
             node.local_addr(),
             node.identity().ed25519_hex()
-        );
+        ));
         if let Some(url) = registry {
-            println!("following the registry at {url}");
+            super::serve::announce(&format!("following the registry at {url}"));
         }
-        let _ = std::io::stdout().flush();
-        let (trigger, shutdown) = session_rt::shutdown::channel();
-        tokio::spawn(session_rt::shutdown::trigger_on_signal(trigger));
         node.run(listener, shutdown).await?;
-        anyhow::Ok(())
+        Ok(())
     })
 }
 

@@ -9,7 +9,6 @@
 //! Ctrl-C or SIGTERM stops accepting requests, lets in-flight ones (and a block being
 //! written) finish, and exits.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -96,31 +95,26 @@ pub fn run(cmd: RegistryCommand) -> anyhow::Result<()> {
 fn run_registry(args: &RunArgs) -> anyhow::Result<()> {
     let cfg = args.config()?;
     session_rt::logging::init(&cfg.log);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("session-registry")
-        .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(cfg.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-        let local = listener.local_addr().context("cannot read the listener address")?;
-        let registry = Registry::open(&cfg, session_rt::SystemClock::shared())?;
-        let state = registry.state();
-        // One line on stdout for scripts (and tests) that need the bound port.
-        println!(
-            "session registry listening on http://{local}/json_rpc (network {}, height {}, {} nodes)",
-            state.params.network,
-            state.height,
-            state.nodes.len()
-        );
-        let _ = std::io::stdout().flush();
-        let (trigger, shutdown) = session_rt::shutdown::channel();
-        tokio::spawn(session_rt::shutdown::trigger_on_signal(trigger));
-        registry.run(listener, shutdown).await?;
-        anyhow::Ok(())
-    })
+    let listen = cfg.listen;
+    super::serve::run_until_signal(
+        "session-registry",
+        listen,
+        |listener, shutdown| async move {
+            let local = listener
+                .local_addr()
+                .context("cannot read the listener address")?;
+            let registry = Registry::open(&cfg, session_rt::SystemClock::shared())?;
+            let state = registry.state();
+            super::serve::announce(&format!(
+                "session registry listening on http://{local}/json_rpc (network {}, height {}, {} nodes)",
+                state.params.network,
+                state.height,
+                state.nodes.len()
+            ));
+            registry.run(listener, shutdown).await?;
+            Ok(())
+        },
+    )
 }
 
 #[cfg(test)]
