@@ -64,6 +64,10 @@ pub struct NodeConfig {
     /// `uptime_proof_min_interval_secs` and well below `uptime_proof_validity_secs`.
     /// Default: 60 (the registry's devnet defaults are 30 and 125; mainnet oxend 3600).
     pub uptime_proof_interval_secs: u64,
+    /// With a `[registry]`: on each block whose testing quorum lists this node as a
+    /// validator, test the quorum's workers (ping test, signed ping, storage proof) and
+    /// submit votes to the registry. Default: `true`.
+    pub peer_testing: bool,
     /// Follow a registry (the `[registry]` table). Absent: the node is a one-node swarm
     /// owning every account.
     pub registry: Option<RegistrySettings>,
@@ -198,6 +202,7 @@ impl Default for NodeConfig {
             force_start: false,
             cors_any: false,
             drain_timeout_secs: 30,
+            peer_testing: true,
             log: "info".to_owned(),
             uptime_proof_interval_secs: 60,
             registry: None,

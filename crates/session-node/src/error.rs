@@ -102,6 +102,22 @@ pub enum NodeError {
     #[error("internal error: {0}")]
     Internal(String),
 
+    // ── node-to-node ───────────────────────────────────────────────────────────────
+    /// A node-to-node request is not authenticated (missing or malformed headers, bad
+    /// signature): 401.
+    #[error("node authentication failed: {0}")]
+    PeerAuth(String),
+    /// A node-to-node request's timestamp is too far from this node's clock: 406.
+    #[error("node request timestamp too far from current time")]
+    PeerStale,
+    /// A node-to-node request from a key this node's registry view does not list as an
+    /// active service node: 403.
+    #[error("{0} is not an active service node")]
+    PeerNotActive(String),
+    /// A bulk `sn.data` payload does not parse: 400.
+    #[error("invalid data batch: {0}")]
+    BadBatch(String),
+
     // ── registry ───────────────────────────────────────────────────────────────────
     /// Talking to the registry failed (connection, HTTP, JSON-RPC error or a reply
     /// that does not parse). `kind` is the registry's error kind when it sent one.
@@ -158,13 +174,15 @@ impl NodeError {
             | Self::BadRequest(_)
             | Self::InvalidContentLength
             | Self::NotIpv4
-            | Self::BodyRead => 400,
+            | Self::BodyRead
+            | Self::BadBatch(_) => 400,
             Self::SignatureRequired(_)
             | Self::SignatureFailed(_)
-            | Self::TimestampUnauthorized(_) => 401,
-            Self::InvalidTtl | Self::Forbidden(_) => 403,
+            | Self::TimestampUnauthorized(_)
+            | Self::PeerAuth(_) => 401,
+            Self::InvalidTtl | Self::Forbidden(_) | Self::PeerNotActive(_) => 403,
             Self::RouteNotFound { .. } => 404,
-            Self::TimestampOutOfWindow(_) => 406,
+            Self::TimestampOutOfWindow(_) | Self::PeerStale => 406,
             Self::LongPollGone => 410,
             Self::BodyTooLarge => 413,
             Self::WrongSwarm(_) => 421,

@@ -16,10 +16,13 @@ pub mod identity;
 pub mod limits;
 pub mod network;
 pub mod node;
+pub mod peer;
 pub mod registry;
 pub mod rpc;
 pub mod server;
 pub mod store;
+pub mod swarm;
+pub mod testing;
 pub mod types;
 
 pub use config::NodeConfig;

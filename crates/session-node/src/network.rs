@@ -107,6 +107,12 @@ pub trait NetworkView: Send + Sync + fmt::Debug + 'static {
     fn height(&self) -> u64;
     /// `Ok` when the node may serve clients, else the reason (answered with 503).
     fn readiness(&self) -> Result<(), String>;
+    /// The contact of `pubkey` if it is an *active* service node (node-to-node requests
+    /// are accepted only from those). A network without a registry knows none.
+    fn active_node(&self, pubkey: &[u8; 32]) -> Option<SnodeInfo> {
+        let _ = pubkey;
+        None
+    }
 }
 
 /// A one-node network: this node is the only member of swarm 0 and owns every account.

@@ -15,12 +15,15 @@ use crate::error::{NodeError, Result};
 use crate::identity::NodeIdentity;
 use crate::limits::{EXPIRY_SWEEP_MS, RateLimiter};
 use crate::network::{NetworkView, SingleNodeNetwork, SnodeInfo};
-use crate::registry::{Announce, RegistryFollower, RegistryNetwork};
+use crate::peer::PeerClient;
+use crate::registry::{Announce, RegistryClient, RegistryFollower, RegistryNetwork};
 use crate::rpc::Rpc;
 use crate::server::{ServerState, router};
 use crate::store::MessageStore;
 use crate::store::memory::MemoryStore;
 use crate::store::sqlite::SqliteStore;
+use crate::swarm::{ForwardQueue, Forwarder, HandOver, MemoryForwardQueue, SqliteForwardQueue};
+use crate::testing::Tester;
 
 /// Builds a [`Node`] from a configuration, with optional injected parts (tests inject a
 /// mock clock, a memory store or a custom network view).
@@ -91,10 +94,12 @@ impl NodeBuilder {
             },
         };
         let mut follower = None;
+        let mut registry_view = None;
         let network: Arc<dyn NetworkView> = match (self.network, &cfg.registry) {
             (Some(n), _) => n,
             (None, Some(settings)) => {
                 let view = Arc::new(RegistryNetwork::new(identity.ed25519_public()));
+                registry_view = Some(view.clone());
                 follower = Some(Arc::new(RegistryFollower::new(
                     settings.clone(),
                     view.clone(),
@@ -121,7 +126,43 @@ impl NodeBuilder {
                 .with_hardfork((cfg.hardfork[0], cfg.hardfork[1])),
             ),
         };
-        let rpc = Rpc::new(store, network, identity, self.clock.clone());
+        // Swarm life: forwarding, hand-over and peer tests need the registry's view.
+        let peers = Arc::new(PeerClient::new(
+            identity.clone(),
+            self.clock.clone(),
+            cfg.tls,
+        ));
+        let queue: Arc<dyn ForwardQueue> = match cfg.store {
+            StoreBackend::Sqlite => Arc::new(SqliteForwardQueue::open(&cfg.data_dir)?),
+            StoreBackend::Memory => Arc::new(MemoryForwardQueue::new()),
+        };
+        let forwarder = Arc::new(Forwarder::new(
+            peers.clone(),
+            queue,
+            network.clone(),
+            self.clock.clone(),
+        ));
+        let mut handover = None;
+        let mut tester = None;
+        if let (Some(f), Some(view), Some(settings)) = (&follower, &registry_view, &cfg.registry) {
+            let h = Arc::new(HandOver::new(
+                identity.ed25519_public(),
+                store.clone(),
+                peers.clone(),
+                self.clock.clone(),
+            ));
+            f.set_handover(h.clone());
+            handover = Some(h);
+            tester = Some(Arc::new(Tester::new(
+                identity.clone(),
+                peers.clone(),
+                RegistryClient::new(settings.url.clone()),
+                view.clone(),
+                self.clock.clone(),
+            )));
+        }
+        let rpc = Rpc::new(store, network, identity, self.clock.clone())
+            .with_forwarder(forwarder.clone());
         let state = Arc::new(ServerState {
             rpc,
             limiter: RateLimiter::new(cfg.rate_limit(), self.clock.clone()),
@@ -131,6 +172,10 @@ impl NodeBuilder {
         Ok(Node {
             state,
             follower,
+            forwarder,
+            handover,
+            tester,
+            peer_testing: cfg.peer_testing,
             tls,
             clock: self.clock,
             local,
@@ -143,6 +188,10 @@ impl NodeBuilder {
 pub struct Node {
     state: Arc<ServerState>,
     follower: Option<Arc<RegistryFollower>>,
+    forwarder: Arc<Forwarder>,
+    handover: Option<Arc<HandOver>>,
+    tester: Option<Arc<Tester>>,
+    peer_testing: bool,
     tls: Option<TlsAcceptor>,
     clock: Arc<dyn Clock>,
     local: SocketAddr,
@@ -174,6 +223,22 @@ impl Node {
         self.follower.as_ref()
     }
 
+    /// The forwarder of client writes to swarm peers (and its retry queue).
+    pub fn forwarder(&self) -> &Arc<Forwarder> {
+        &self.forwarder
+    }
+
+    /// The swarm hand-over runner, when the node follows a registry.
+    pub fn handover(&self) -> Option<&Arc<HandOver>> {
+        self.handover.as_ref()
+    }
+
+    /// The peer tester, when the node follows a registry (it runs a round on each block
+    /// only with `peer_testing`; otherwise the owner calls [`Tester::run_round`]).
+    pub fn tester(&self) -> Option<&Arc<Tester>> {
+        self.tester.as_ref()
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
@@ -198,6 +263,13 @@ impl Node {
             self.clock.clone(),
             shutdown.clone(),
         ));
+        let mut tasks = vec![tokio::spawn(self.forwarder.clone().run(shutdown.clone()))];
+        if let Some(h) = &self.handover {
+            tasks.push(tokio::spawn(h.clone().run(shutdown.clone())));
+        }
+        if let (Some(t), Some(f), true) = (&self.tester, &self.follower, self.peer_testing) {
+            tasks.push(tokio::spawn(t.clone().run(f.subscribe(), shutdown.clone())));
+        }
         let follower = self
             .follower
             .clone()
@@ -219,6 +291,10 @@ impl Node {
         if let Some(f) = follower {
             f.abort();
             let _ = f.await;
+        }
+        for t in tasks {
+            t.abort();
+            let _ = t.await;
         }
         tracing::info!("storage node stopped");
         result.map_err(NodeError::from)

@@ -1,5 +1,6 @@
 //! The HTTP(S) front (storage-node spec §1.3): `POST /storage_rpc/v1`,
-//! `POST /ping_test/v1`, `GET /get_stats/v1`, 404 for anything else, and the
+//! `POST /ping_test/v1`, `GET /get_stats/v1`, the node-to-node `POST /sn/v1/<command>`
+//! ([`crate::peer`]), 404 for anything else, and the
 //! pre-body checks in the reference's order: readiness (503), IPv4 client (400), rate
 //! limit (429), long-poll header (410), body size (413).
 
@@ -102,6 +103,17 @@ async fn dispatch(
                 Some((SNODE_PUBKEY_HEADER, key)),
             )
         }
+        (Method::POST, p) if p.starts_with(crate::peer::PATH_PREFIX) => {
+            let name = p.trim_start_matches(crate::peer::PATH_PREFIX).to_owned();
+            match peer_request(&state, &name, req).await {
+                Ok(r) => render(&state, r, None),
+                Err(e) => {
+                    tracing::debug!(command = %name, "node request refused: {e}");
+                    let status = e.status();
+                    render(&state, RpcResponse::text(status, e.to_string()), None)
+                }
+            }
+        }
         (Method::GET, "/get_stats/v1") => render(
             &state,
             RpcResponse::json(200, serde_json::json!({"version": "2.8.0"})),
@@ -144,6 +156,11 @@ async fn storage_rpc(
     {
         return Err(NodeError::LongPollGone);
     }
+    let body = read_body(req).await?;
+    Ok(state.rpc.handle_body(&body).await)
+}
+
+async fn read_body(req: Request) -> Result<axum::body::Bytes, NodeError> {
     if let Some(len) = req.headers().get(header::CONTENT_LENGTH) {
         let len: u64 = len
             .to_str()
@@ -154,7 +171,7 @@ async fn storage_rpc(
             return Err(NodeError::BodyTooLarge);
         }
     }
-    let body = axum::body::to_bytes(req.into_body(), MAX_REQUEST_BODY)
+    axum::body::to_bytes(req.into_body(), MAX_REQUEST_BODY)
         .await
         .map_err(|e| {
             if e.into_inner()
@@ -165,6 +182,75 @@ async fn storage_rpc(
             } else {
                 NodeError::BodyRead
             }
-        })?;
-    Ok(state.rpc.handle_body(&body).await)
+        })
+}
+
+/// A node-to-node request: authenticated (signature by an active node of this node's
+/// registry view, addressed to this node, fresh), then handed to its command.
+async fn peer_request(
+    state: &Arc<ServerState>,
+    name: &str,
+    req: Request,
+) -> Result<RpcResponse, NodeError> {
+    use crate::peer::{
+        Command, PUBKEY_HEADER, PeerHeaders, RETRY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    };
+    let Some(command) = Command::from_name(name) else {
+        return Err(NodeError::RouteNotFound {
+            method: "POST".into(),
+            uri: req.uri().to_string(),
+        });
+    };
+    let (pk, ts, sig, retried) = {
+        let header_text = |n: &str| {
+            req.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        (
+            header_text(PUBKEY_HEADER),
+            header_text(TIMESTAMP_HEADER),
+            header_text(SIGNATURE_HEADER),
+            header_text(RETRY_HEADER).as_deref() == Some("1"),
+        )
+    };
+    let body = read_body(req).await?;
+    let rpc = &state.rpc;
+    let now = i64::try_from(rpc.clock().now_ms()).unwrap_or(i64::MAX);
+    let caller = crate::peer::verify_headers(
+        PeerHeaders {
+            pubkey: pk.as_deref(),
+            timestamp: ts.as_deref(),
+            signature: sig.as_deref(),
+        },
+        command,
+        &rpc.identity().ed25519_public(),
+        now,
+        &body,
+    )?;
+    if rpc.network().active_node(&caller).is_none() {
+        return Err(NodeError::PeerNotActive(hex::encode(caller)));
+    }
+    match command {
+        Command::Ping => Ok(RpcResponse::text(200, "pong")),
+        Command::StorageCc => {
+            let v: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|_| NodeError::InvalidJson)?;
+            let Some(serde_json::Value::String(method)) = v.get("method") else {
+                return Err(NodeError::NoMethodField);
+            };
+            let Some(serde_json::Value::Object(params)) = v.get("params") else {
+                return Err(NodeError::NoParamsField);
+            };
+            Ok(rpc.handle_forwarded(method, params, retried).await)
+        }
+        Command::Data => {
+            let (inserted, skipped) =
+                crate::swarm::handover::receive(&**rpc.store(), &body, now).await?;
+            tracing::debug!(inserted, skipped, from = %&hex::encode(caller)[..8], "hand-over batch received");
+            Ok(RpcResponse::text(200, ""))
+        }
+        Command::StorageTest => crate::testing::answer_storage_test(rpc, &body, now).await,
+    }
 }

@@ -180,6 +180,21 @@ impl Default for ChainParams {
 }
 
 impl ChainParams {
+    /// How often nodes send uptime proofs: twice the minimum spacing (oxend's
+    /// `UPTIME_PROOF_FREQUENCY`, of which the spacing rule is half). Seconds.
+    pub fn uptime_proof_frequency_secs(&self) -> u64 {
+        self.uptime_proof_min_interval_secs.saturating_mul(2)
+    }
+
+    /// How long a node must fail reachability tests continuously before validators vote
+    /// against it: `VALIDITY − FREQUENCY` (network-governance §3.3; 65 min on mainnet).
+    /// Seconds.
+    pub fn reachability_failure_threshold_secs(&self) -> u64 {
+        self.uptime_proof_validity_secs
+            .saturating_sub(self.uptime_proof_frequency_secs())
+            .max(1)
+    }
+
     /// Checks the parameters; the error names the offending key.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if self.network.is_empty() {

@@ -202,6 +202,11 @@ fn get_info(reg: &Registry) -> Value {
         "decommissioned_service_node_count": st.nodes.len() - active,
         "swarm_count": swarms.len(),
         "staking_requirement": st.params.staking_requirement,
+        "uptime_proof_frequency": st.params.uptime_proof_frequency_secs(),
+        "uptime_proof_validity": st.params.uptime_proof_validity_secs,
+        "reachability_failure_threshold": st.params.reachability_failure_threshold_secs(),
+        "decommission_min_credit_blocks": st.params.decommission_min_credit_blocks,
+        "votes_needed": st.params.votes_needed,
         "mempool_size": reg.mempool_len(),
         "version": env!("CARGO_PKG_VERSION"),
     })

@@ -17,6 +17,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod faults;
+
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -28,6 +30,9 @@ use serde_json::{Value, json};
 use session_crypto::{Ed25519Keypair, Ed25519Seed};
 use session_node::config::{RegistrySettings, RegistryUrl, StoreBackend};
 use session_node::registry::{FollowerStatus, RegistryFollower};
+use session_node::store::MessageStore;
+use session_node::swarm::{Forwarder, HandOver};
+use session_node::testing::{RoundReport, Tester};
 use session_node::{NodeBuilder, NodeConfig, NodeError};
 use session_registry::block::Block;
 use session_registry::store::sqlite::SqliteStore;
@@ -101,6 +106,17 @@ pub fn test_chain_params() -> ChainParams {
     }
 }
 
+/// [`test_chain_params`] with governance timers short enough to watch a node fail and
+/// recover in a few dozen blocks: proofs every 10 s (5 s minimum spacing), valid 25 s,
+/// so a node failing its tests for 15 s is voted out.
+pub fn fast_governance_params() -> ChainParams {
+    ChainParams {
+        uptime_proof_min_interval_secs: 5,
+        uptime_proof_validity_secs: 25,
+        ..test_chain_params()
+    }
+}
+
 /// One service node of a [`TestNetwork`].
 #[derive(Debug)]
 pub struct TestNode {
@@ -109,6 +125,10 @@ pub struct TestNode {
     addr: SocketAddr,
     pubkey: [u8; 32],
     follower: Arc<RegistryFollower>,
+    forwarder: Arc<Forwarder>,
+    handover: Arc<HandOver>,
+    tester: Arc<Tester>,
+    store: Arc<dyn MessageStore>,
     running: Option<(ShutdownTrigger, JoinHandle<Result<(), NodeError>>)>,
 }
 
@@ -146,6 +166,26 @@ impl TestNode {
     /// The node's registry follower (its view, status and `refresh`).
     pub fn follower(&self) -> &Arc<RegistryFollower> {
         &self.follower
+    }
+
+    /// The forwarder of client writes (and its retry queue).
+    pub fn forwarder(&self) -> &Arc<Forwarder> {
+        &self.forwarder
+    }
+
+    /// The swarm hand-over runner.
+    pub fn handover(&self) -> &Arc<HandOver> {
+        &self.handover
+    }
+
+    /// The peer tester.
+    pub fn tester(&self) -> &Arc<Tester> {
+        &self.tester
+    }
+
+    /// The node's message store (in-process access).
+    pub fn store(&self) -> &Arc<dyn MessageStore> {
+        &self.store
     }
 
     /// The follower's status.
@@ -223,6 +263,21 @@ impl TestAccount {
         })
     }
 
+    /// Signed `delete` params (signature over `"delete" ‖ hash ‖ hash …`, no timestamp).
+    pub fn delete(&self, hashes: &[&str], _now_ms: u64) -> Value {
+        let mut msg = b"delete".to_vec();
+        for h in hashes {
+            msg.extend_from_slice(h.as_bytes());
+        }
+        let sig = self.ed.sign(&msg);
+        json!({
+            "pubkey": self.session_id(),
+            "pubkey_ed25519": hex::encode(self.ed.public().0),
+            "messages": hashes,
+            "signature": b64(&sig),
+        })
+    }
+
     /// Signed `retrieve` params (signature over `"retrieve" ‖ namespace ‖ timestamp`).
     pub fn retrieve(&self, namespace: i16, timestamp_ms: u64) -> Value {
         let ns = if namespace == 0 {
@@ -251,6 +306,7 @@ pub struct TestNetwork {
     registry_addr: SocketAddr,
     registry_run: Option<(ShutdownTrigger, JoinHandle<Result<(), RegistryError>>)>,
     nodes: Vec<TestNode>,
+    proof_interval_secs: u64,
     root: tempfile::TempDir,
 }
 
@@ -287,6 +343,7 @@ impl TestNetwork {
             registry_addr,
             registry_run: Some((trigger, task)),
             nodes: Vec::new(),
+            proof_interval_secs: params.uptime_proof_frequency_secs(),
             root,
         };
         if n > 0 {
@@ -338,6 +395,9 @@ impl TestNetwork {
             store: StoreBackend::Sqlite,
             rate_limit_per_second: 0,
             drain_timeout_secs: 5,
+            uptime_proof_interval_secs: self.proof_interval_secs,
+            // Tests run the testing rounds themselves (`run_tests`).
+            peer_testing: false,
             registry: Some(RegistrySettings {
                 url: RegistryUrl {
                     tls: false,
@@ -352,17 +412,36 @@ impl TestNetwork {
         }
     }
 
-    /// Builds node `index` on `listener` and spawns it.
-    fn spawn_node(&self, index: usize, data_dir: &Path, listener: TcpListener) -> Result<TestNode> {
+    /// Builds node `index` on `listener` (on `store` when given) and spawns it.
+    fn spawn_node(
+        &self,
+        index: usize,
+        data_dir: &Path,
+        listener: TcpListener,
+        store: Option<Arc<dyn MessageStore>>,
+    ) -> Result<TestNode> {
         let addr = listener.local_addr().map_err(io("node address"))?;
         let cfg = self.node_config(data_dir, addr, index);
-        let node = NodeBuilder::new(cfg)
-            .clock(self.clock.shared())
-            .build(&listener)?;
-        let follower = node.follower().cloned().ok_or(TestkitError::BadNode {
-            index,
-            reason: "built without a registry follower",
-        })?;
+        let mut builder = NodeBuilder::new(cfg).clock(self.clock.shared());
+        if let Some(s) = store {
+            builder = builder.store(s);
+        }
+        let node = builder.build(&listener)?;
+        let missing = |reason| TestkitError::BadNode { index, reason };
+        let follower = node
+            .follower()
+            .cloned()
+            .ok_or(missing("built without a registry follower"))?;
+        let handover = node
+            .handover()
+            .cloned()
+            .ok_or(missing("built without a hand-over"))?;
+        let tester = node
+            .tester()
+            .cloned()
+            .ok_or(missing("built without a tester"))?;
+        let forwarder = node.forwarder().clone();
+        let store = node.rpc().store().clone();
         let pubkey = node.identity().ed25519_public();
         let (trigger, shutdown) = session_rt::shutdown::channel();
         let task = tokio::spawn(node.run(listener, shutdown));
@@ -372,6 +451,10 @@ impl TestNetwork {
             addr,
             pubkey,
             follower,
+            forwarder,
+            handover,
+            tester,
+            store,
             running: Some((trigger, task)),
         })
     }
@@ -379,13 +462,23 @@ impl TestNetwork {
     /// Starts `k` new nodes, waits until each has submitted its registration, produces a
     /// block and syncs every node. Returns the new nodes' indices.
     pub async fn add_nodes(&mut self, k: usize) -> Result<Vec<usize>> {
+        self.add_nodes_with(k, |_| None).await
+    }
+
+    /// [`TestNetwork::add_nodes`] where node *i* (0-based among the new ones) runs on
+    /// `store(i)` when that is `Some` (a faulty store, for tests of misbehaving nodes).
+    pub async fn add_nodes_with(
+        &mut self,
+        k: usize,
+        store: impl Fn(usize) -> Option<Arc<dyn MessageStore>>,
+    ) -> Result<Vec<usize>> {
         let first = self.nodes.len();
         for index in first..first + k {
             let dir = self.root.path().join(format!("node-{index}"));
             let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
                 .await
                 .map_err(io("bind a node"))?;
-            let node = self.spawn_node(index, &dir, listener)?;
+            let node = self.spawn_node(index, &dir, listener, store(index - first))?;
             self.nodes.push(node);
         }
         for node in &self.nodes[first..] {
@@ -427,7 +520,50 @@ impl TestNetwork {
             })
             .await?;
         }
+        // The hand-overs the new node lists started.
+        for node in self.nodes.iter().filter(|n| n.is_running()) {
+            let mut rx = node.handover.subscribe();
+            let done = rx.wait_for(|s| s.handled.as_deref() == Some(top.as_str()) && !s.busy);
+            match tokio::time::timeout(WAIT_LIMIT, done).await {
+                Ok(Ok(_)) => {}
+                _ => {
+                    return Err(TestkitError::Timeout(format!(
+                        "node {} to hand over its records (status {:?})",
+                        node.index,
+                        node.handover.status()
+                    )));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Runs the testing round of the current block on every running node (validators
+    /// test their workers and vote). Returns the validators' reports.
+    pub async fn run_tests(&self) -> Result<Vec<RoundReport>> {
+        let mut set = tokio::task::JoinSet::new();
+        for node in self.nodes.iter().filter(|n| n.is_running()) {
+            let t = node.tester.clone();
+            set.spawn(async move { t.run_round().await });
+        }
+        let mut out = Vec::new();
+        while let Some(r) = set.join_next().await {
+            let report = r.map_err(|e| TestkitError::Task(e.to_string()))??;
+            if report.validator {
+                out.push(report);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delivers every due forward in every running node's retry queue; returns how
+    /// many were delivered.
+    pub async fn retry_forwards(&self) -> usize {
+        let mut n = 0;
+        for node in self.nodes.iter().filter(|n| n.is_running()) {
+            n += node.forwarder.retry_due().await;
+        }
+        n
     }
 
     /// Produces a block and syncs every node.
@@ -470,7 +606,7 @@ impl TestNetwork {
                 .await
                 .map_err(io("bind a node"))?,
         };
-        let node = self.spawn_node(i, &dir, listener)?;
+        let node = self.spawn_node(i, &dir, listener, None)?;
         node.follower.refresh().await?;
         self.nodes[i] = node;
         Ok(())

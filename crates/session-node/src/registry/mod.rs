@@ -8,8 +8,8 @@
 //! The transactions are `session-registry`'s own types and signing helpers
 //! ([`Registration`], [`UptimeProof`]), so node and registry cannot disagree on bytes.
 //!
-//! Not here yet: pushing stored messages to new swarm members / a new swarm (§6.4 needs
-//! the OMQ `sn.data` transport); swarm changes are only logged.
+//! Each new node list is handed to the [`HandOver`] (when the node has one), which
+//! pushes records to the nodes that should now hold them.
 
 pub mod client;
 pub mod view;
@@ -30,6 +30,7 @@ use crate::config::RegistrySettings;
 use crate::error::{NodeError, Result};
 use crate::identity::NodeIdentity;
 use crate::rpc::STORAGE_VERSION;
+use crate::swarm::HandOver;
 pub use client::RegistryClient;
 pub use view::{NetworkSnapshot, RegistryNetwork};
 
@@ -109,6 +110,7 @@ pub struct RegistryFollower {
     proof_interval_ms: u64,
     step: Mutex<StepState>,
     status: watch::Sender<FollowerStatus>,
+    handover: std::sync::OnceLock<Arc<HandOver>>,
 }
 
 /// The contributor address of a solo operator: the Ethereum-style address of the node
@@ -141,7 +143,13 @@ impl RegistryFollower {
             proof_interval_ms: uptime_proof_interval_secs.saturating_mul(1000).max(1000),
             step: Mutex::new(StepState::default()),
             status,
+            handover: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Hands every new node list to `handover` (set once, before the follower runs).
+    pub fn set_handover(&self, handover: Arc<HandOver>) {
+        let _ = self.handover.set(handover);
     }
 
     /// The view this follower feeds.
@@ -251,6 +259,9 @@ impl RegistryFollower {
         let snap = Arc::new(NetworkSnapshot::from_reply(&result, self.view.me())?);
         self.log_changes(old.as_deref(), &snap);
         self.view.set(snap.clone());
+        if let Some(h) = self.handover.get() {
+            h.network_changed(snap.clone());
+        }
         Ok(snap)
     }
 

@@ -182,6 +182,14 @@ impl NetworkSnapshot {
         self.ids.as_ref().map(|ids| ids.for_key(key))
     }
 
+    /// The contact of any listed node (active or not).
+    pub fn node_info(&self, key: &[u8; 32]) -> Option<SnodeInfo> {
+        self.nodes
+            .iter()
+            .find(|n| &n.pubkey_ed25519.0 == key)
+            .map(snode_info)
+    }
+
     /// Node → swarm id of the active nodes (input of `SwarmChanges`).
     pub fn assignment(&self) -> BTreeMap<[u8; 32], SwarmId> {
         self.nodes
@@ -266,6 +274,14 @@ impl NetworkView for RegistryNetwork {
 
     fn height(&self) -> u64 {
         self.snapshot().map_or(0, |s| s.height)
+    }
+
+    fn active_node(&self, pubkey: &[u8; 32]) -> Option<SnodeInfo> {
+        let snap = self.snapshot()?;
+        snap.nodes
+            .iter()
+            .find(|n| &n.pubkey_ed25519.0 == pubkey && n.state == NodeState::Active)
+            .map(snode_info)
     }
 
     fn readiness(&self) -> std::result::Result<(), String> {

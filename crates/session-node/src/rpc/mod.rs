@@ -4,8 +4,10 @@
 //! without blocking a runtime thread.
 //!
 //! Recursive methods answer in the swarm shape `{"swarm": {<node>: result}, "t", "hf"}`.
-//! The result holds this node's entry only: forwarding to [`SwarmLookup::Ours`]'s peers
-//! (OMQ `sn.storage_cc`, not built yet) plugs in at [`Rpc::swarm_reply`].
+//! The entry node validates and applies the write, then (with a [`Forwarder`]) forwards
+//! the client's original request to every other member of the owning swarm and adds
+//! their results (storage-node §2.3, §5.6). Unlike the reference, which forwards before
+//! applying, a request this node rejects is never forwarded.
 
 pub mod params;
 pub mod request;
@@ -27,11 +29,12 @@ use crate::limits::{
 };
 use crate::network::{NetworkView, Swarm, SwarmLookup};
 use crate::store::{ExpireMode, MessageStore, NewMessage, RetrieveLimits, read_failure};
+use crate::swarm::Forwarder;
 use crate::types::{Namespace, NsSelector, UserPubkey, access, message_hash};
 use params::encode_base64;
 use request::{
     Auth, Condition, Delete, DeleteAll, DeleteBefore, Expire, ExpireAll, GetExpiries, IfElse,
-    Method, Request, Retrieve, Revocation, Store,
+    Method, RecursiveRequest, Request, Retrieve, Revocation, Store,
 };
 use session_wire::request_sig::{self, ExpireMode as SignedExpireMode, NamespaceScope};
 
@@ -87,6 +90,43 @@ impl RpcResponse {
     }
 }
 
+/// Where a request comes from, which decides the time windows and whether a
+/// recursive write is forwarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A client: the normal windows; recursive writes are forwarded to the swarm.
+    Client,
+    /// Forwarded by a swarm peer (`sn.storage_cc`): 70 s signature windows (§10.9).
+    Forwarded,
+    /// Delivered from a peer's retry queue: the client's signature must still verify,
+    /// but its timestamp may be as old as the queue keeps forwards (30 days), except for
+    /// `delete_all`/`expire_all`, whose effect depends on when they are applied and
+    /// which therefore keep the 70 s window (a late retry is refused and dropped).
+    Retried,
+}
+
+impl Origin {
+    /// The signature-timestamp tolerance for requests whose effect does not depend on
+    /// when they are applied.
+    fn sig_tolerance(self) -> i64 {
+        match self {
+            Self::Client => SIGNATURE_TOLERANCE_MS,
+            Self::Forwarded => SIGNATURE_TOLERANCE_FORWARDED_MS,
+            Self::Retried => i64::try_from(crate::swarm::backoff::GIVE_UP_AFTER_MS)
+                .unwrap_or(i64::MAX)
+                .saturating_add(SIGNATURE_TOLERANCE_FORWARDED_MS),
+        }
+    }
+
+    /// The tolerance of `delete_all` and `expire_all`.
+    fn relative_tolerance(self) -> i64 {
+        match self {
+            Self::Client => SIGNATURE_TOLERANCE_MS,
+            Self::Forwarded | Self::Retried => SIGNATURE_TOLERANCE_FORWARDED_MS,
+        }
+    }
+}
+
 /// The storage RPC engine: store, network view, identity and clock.
 #[derive(Debug, Clone)]
 pub struct Rpc {
@@ -95,6 +135,7 @@ pub struct Rpc {
     identity: Arc<NodeIdentity>,
     clock: Arc<dyn Clock>,
     keys: Arc<KeyCache>,
+    forwarder: Option<Arc<Forwarder>>,
 }
 
 fn now_ms(clock: &dyn Clock) -> i64 {
@@ -137,7 +178,19 @@ impl Rpc {
             identity,
             clock,
             keys: Arc::default(),
+            forwarder: None,
         }
+    }
+
+    /// Forwards recursive client writes to swarm peers through `forwarder`.
+    pub fn with_forwarder(mut self, forwarder: Arc<Forwarder>) -> Self {
+        self.forwarder = Some(forwarder);
+        self
+    }
+
+    /// The forwarder, when the node replicates.
+    pub fn forwarder(&self) -> Option<&Arc<Forwarder>> {
+        self.forwarder.as_ref()
     }
 
     /// The store.
@@ -148,6 +201,11 @@ impl Rpc {
     /// The network view.
     pub fn network(&self) -> &Arc<dyn NetworkView> {
         &self.network
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The node identity.
@@ -179,9 +237,39 @@ impl Rpc {
             return NodeError::UnknownMethod(method.to_owned()).to_response();
         };
         let result = match request::parse_method(m, params) {
-            Ok(req) => self.process(req, false).await,
+            Ok(req) => self.process(req, Origin::Client).await,
             Err(e) => Err(e),
         };
+        Self::finish(method, result)
+    }
+
+    /// Handles a write forwarded by a swarm peer (`sn.storage_cc`): only recursive
+    /// methods, applied here and not forwarded again.
+    pub async fn handle_forwarded(
+        &self,
+        method: &str,
+        params: &Map<String, Value>,
+        retried: bool,
+    ) -> RpcResponse {
+        let Some(m) = Method::from_name(method) else {
+            return NodeError::UnknownMethod(method.to_owned()).to_response();
+        };
+        if !m.is_recursive() {
+            return NodeError::invalid(format!("{method} is not a swarm method")).to_response();
+        }
+        let origin = if retried {
+            Origin::Retried
+        } else {
+            Origin::Forwarded
+        };
+        let result = match request::parse_method(m, params) {
+            Ok(req) => self.process(req, origin).await,
+            Err(e) => Err(e),
+        };
+        Self::finish(method, result)
+    }
+
+    fn finish(method: &str, result: Result<RpcResponse>) -> RpcResponse {
         match result {
             Ok(r) => r,
             Err(e) => {
@@ -197,22 +285,23 @@ impl Rpc {
     fn process(
         &self,
         req: Request,
-        forwarded: bool,
+        origin: Origin,
     ) -> Pin<Box<dyn Future<Output = Result<RpcResponse>> + Send + '_>> {
         Box::pin(async move {
             match req {
-                Request::Store(r) => self.store_msg(r).await,
+                Request::Recursive(r) => self.recursive(*r, origin).await,
+                Request::Store(r) => self.store_msg(r, origin).await,
                 Request::Retrieve(r) => self.retrieve(r).await,
                 Request::Delete(r) => self.delete(r).await,
-                Request::DeleteAll(r) => self.delete_all(r, forwarded).await,
+                Request::DeleteAll(r) => self.delete_all(r, origin).await,
                 Request::DeleteBefore(r) => self.delete_before(r).await,
-                Request::ExpireAll(r) => self.expire_all(r, forwarded).await,
+                Request::ExpireAll(r) => self.expire_all(r, origin).await,
                 Request::Expire(r) => self.expire(r).await,
                 Request::GetExpiries(r) => self.get_expiries(r).await,
                 Request::GetSwarm(pk) => Ok(self.get_swarm(&pk)),
                 Request::Info => Ok(self.info()),
-                Request::Revoke(r) => self.revoke(r).await,
-                Request::Unrevoke(r) => self.unrevoke(r).await,
+                Request::Revoke(r) => self.revoke(r, origin).await,
+                Request::Unrevoke(r) => self.unrevoke(r, origin).await,
                 Request::Batch(reqs) => Ok(self.batch(reqs, false).await),
                 Request::Sequence(reqs) => Ok(self.batch(reqs, true).await),
                 Request::IfElse(r) => Ok(self.ifelse(*r).await),
@@ -221,7 +310,7 @@ impl Rpc {
     }
 
     async fn sub_process(&self, req: Request) -> RpcResponse {
-        self.process(req, false)
+        self.process(req, Origin::Client)
             .await
             .unwrap_or_else(|e| e.to_response())
     }
@@ -338,7 +427,7 @@ impl Rpc {
 
     // ── methods ────────────────────────────────────────────────────────────────────
 
-    async fn store_msg(&self, req: Store) -> Result<RpcResponse> {
+    async fn store_msg(&self, req: Store, origin: Origin) -> Result<RpcResponse> {
         self.check_swarm(&req.pubkey)?;
         let ns = req.namespace;
         let public_in = ns.is_public_inbox();
@@ -368,7 +457,7 @@ impl Rpc {
             Self::check_window(
                 req.sig_timestamp,
                 now,
-                SIGNATURE_TOLERANCE_MS,
+                origin.sig_tolerance(),
                 "store signature timestamp too far from current time",
             )?;
             let mut required = access::WRITE;
@@ -539,14 +628,10 @@ impl Rpc {
         Ok(reply)
     }
 
-    async fn delete_all(&self, req: DeleteAll, forwarded: bool) -> Result<RpcResponse> {
+    async fn delete_all(&self, req: DeleteAll, origin: Origin) -> Result<RpcResponse> {
         self.check_swarm(&req.pubkey)?;
         let now = now_ms(&*self.clock);
-        let tol = if forwarded {
-            SIGNATURE_TOLERANCE_FORWARDED_MS
-        } else {
-            SIGNATURE_TOLERANCE_MS
-        };
+        let tol = origin.relative_tolerance();
         Self::check_window(
             req.timestamp,
             now,
@@ -612,14 +697,10 @@ impl Rpc {
         Ok(self.swarm_reply(mine, Map::new(), now))
     }
 
-    async fn expire_all(&self, req: ExpireAll, forwarded: bool) -> Result<RpcResponse> {
+    async fn expire_all(&self, req: ExpireAll, origin: Origin) -> Result<RpcResponse> {
         self.check_swarm(&req.pubkey)?;
         let now = now_ms(&*self.clock);
-        let tol = if forwarded {
-            SIGNATURE_TOLERANCE_FORWARDED_MS
-        } else {
-            SIGNATURE_TOLERANCE_MS
-        };
+        let tol = origin.relative_tolerance();
         if req.expiry < now.saturating_sub(tol) {
             return Err(NodeError::TimestampOutOfWindow(
                 "expire_all timestamp should be >= current time",
@@ -798,6 +879,7 @@ impl Rpc {
         req: &Revocation,
         method: &'static str,
         failure: &'static str,
+        origin: Origin,
     ) -> Result<i64> {
         self.check_swarm(&req.pubkey)?;
         let now = now_ms(&*self.clock);
@@ -806,7 +888,7 @@ impl Rpc {
         } else {
             "unrevoke_subaccount timestamp too far from current time"
         };
-        Self::check_window(req.timestamp, now, SIGNATURE_TOLERANCE_MS, window_failure)?;
+        Self::check_window(req.timestamp, now, origin.sig_tolerance(), window_failure)?;
         let tokens: Vec<[u8; 36]> = req.tokens.iter().map(|t| t.0).collect();
         let msg = if method == "revoke_subaccount" {
             request_sig::revoke_subaccount(ms(req.timestamp), &tokens)
@@ -831,12 +913,13 @@ impl Rpc {
         self.sign_b64(&parts)
     }
 
-    async fn revoke(&self, req: Revocation) -> Result<RpcResponse> {
+    async fn revoke(&self, req: Revocation, origin: Origin) -> Result<RpcResponse> {
         let now = self
             .revocation(
                 &req,
                 "revoke_subaccount",
                 "revoke_subaccount signature verification failed",
+                origin,
             )
             .await?;
         self.store
@@ -847,12 +930,13 @@ impl Rpc {
         Ok(self.swarm_reply(mine, Map::new(), now))
     }
 
-    async fn unrevoke(&self, req: Revocation) -> Result<RpcResponse> {
+    async fn unrevoke(&self, req: Revocation, origin: Origin) -> Result<RpcResponse> {
         let now = self
             .revocation(
                 &req,
                 "unrevoke_subaccount",
                 "unrevoke_subaccount signature verification failed",
+                origin,
             )
             .await?;
         let count = self
@@ -863,6 +947,51 @@ impl Rpc {
         mine.insert("count".into(), json!(count));
         mine.insert("signature".into(), self.revocation_sig(&req));
         Ok(self.swarm_reply(mine, Map::new(), now))
+    }
+
+    /// A recursive write: applied here, then — for a client request this node accepted
+    /// — forwarded to the other members of the owning swarm, whose results join this
+    /// node's under `"swarm"`. 200 when any member succeeded, else 500.
+    async fn recursive(&self, req: RecursiveRequest, origin: Origin) -> Result<RpcResponse> {
+        let RecursiveRequest {
+            method,
+            account,
+            params,
+            inner,
+        } = req;
+        let mut reply = self.process(inner, origin).await?;
+        let Some(forwarder) = &self.forwarder else {
+            return Ok(reply);
+        };
+        if origin != Origin::Client {
+            return Ok(reply);
+        }
+        let RpcBody::Json(Value::Object(body)) = &mut reply.body else {
+            return Ok(reply);
+        };
+        let SwarmLookup::Ours { peers } = self.network.lookup(&account) else {
+            return Ok(reply);
+        };
+        if peers.is_empty() {
+            return Ok(reply);
+        }
+        let entries = forwarder
+            .forward(method.name(), &account, &params, &peers)
+            .await;
+        let Some(Value::Object(swarm)) = body.get_mut("swarm") else {
+            return Ok(reply);
+        };
+        for (key, entry) in entries {
+            swarm.insert(key, entry);
+        }
+        let any_ok = swarm
+            .values()
+            .any(|e| e.get("failed").is_none_or(|f| f != &Value::Bool(true)));
+        // Keep a method-specific status (delete's 404) when this node succeeded.
+        if any_ok && reply.status == 500 {
+            reply.status = 200;
+        }
+        Ok(reply)
     }
 
     fn get_swarm(&self, pk: &UserPubkey) -> RpcResponse {

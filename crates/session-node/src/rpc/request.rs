@@ -54,6 +54,43 @@ impl Method {
         })
     }
 
+    /// The method's wire name (the canonical one for aliases).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Store => "store",
+            Self::Retrieve => "retrieve",
+            Self::Delete => "delete",
+            Self::DeleteAll => "delete_all",
+            Self::DeleteBefore => "delete_before",
+            Self::ExpireAll => "expire_all",
+            Self::Expire => "expire",
+            Self::GetExpiries => "get_expiries",
+            Self::GetSwarm => "get_swarm",
+            Self::Info => "info",
+            Self::RevokeSubaccount => "revoke_subaccount",
+            Self::UnrevokeSubaccount => "unrevoke_subaccount",
+            Self::Batch => "batch",
+            Self::Sequence => "sequence",
+            Self::IfElse => "ifelse",
+        }
+    }
+
+    /// Whether the method is recursive (storage-node §2.3): a write every member of the
+    /// owning swarm applies, so the entry node forwards it to its swarm peers.
+    pub fn is_recursive(self) -> bool {
+        matches!(
+            self,
+            Self::Store
+                | Self::Delete
+                | Self::DeleteAll
+                | Self::DeleteBefore
+                | Self::Expire
+                | Self::ExpireAll
+                | Self::RevokeSubaccount
+                | Self::UnrevokeSubaccount
+        )
+    }
+
     fn is_meta(self) -> bool {
         matches!(self, Self::Batch | Self::Sequence | Self::IfElse)
     }
@@ -187,6 +224,22 @@ pub enum Request {
     Batch(Vec<Request>),
     Sequence(Vec<Request>),
     IfElse(Box<IfElse>),
+    /// A recursive method with the client's original params, which are forwarded
+    /// verbatim to the swarm peers (so the client signature verifies there too).
+    Recursive(Box<RecursiveRequest>),
+}
+
+/// A recursive (swarm-wide) request: the parsed request plus what forwarding needs.
+#[derive(Clone, Debug)]
+pub struct RecursiveRequest {
+    /// The method.
+    pub method: Method,
+    /// The account the write is for.
+    pub account: UserPubkey,
+    /// The client's params object, as received.
+    pub params: Map<String, Value>,
+    /// The parsed request (never itself `Recursive`).
+    pub inner: Request,
 }
 
 fn required<T>(name: &str, v: Option<T>) -> Result<T> {
@@ -765,6 +818,27 @@ fn parse_ifelse(p: Params<'_>) -> Result<IfElse> {
 
 /// Parses the `params` of `method`.
 pub fn parse_method(method: Method, params: &Map<String, Value>) -> Result<Request> {
+    let inner = parse_plain(method, params)?;
+    let account = match &inner {
+        Request::Store(r) => r.pubkey,
+        Request::Delete(r) => r.pubkey,
+        Request::DeleteAll(r) => r.pubkey,
+        Request::DeleteBefore(r) => r.pubkey,
+        Request::ExpireAll(r) => r.pubkey,
+        Request::Expire(r) => r.pubkey,
+        Request::Revoke(r) | Request::Unrevoke(r) => r.pubkey,
+        _ => return Ok(inner),
+    };
+    Ok(Request::Recursive(Box::new(RecursiveRequest {
+        method,
+        account,
+        params: params.clone(),
+        inner,
+    })))
+}
+
+/// Parses one request without the [`Request::Recursive`] wrapper.
+fn parse_plain(method: Method, params: &Map<String, Value>) -> Result<Request> {
     let p = Params(params);
     Ok(match method {
         Method::Store => Request::Store(parse_store(p)?),

@@ -451,6 +451,193 @@ pub fn concurrent_writers(s: &dyn MessageStore) {
     }
 }
 
+fn sorted(mut v: Vec<UserPubkey>) -> Vec<UserPubkey> {
+    v.sort();
+    v
+}
+
+pub fn owners_listing(s: &dyn MessageStore) {
+    let (a, b, c) = (pk(1), pk(2), pk(3));
+    assert!(s.owners().wait().unwrap().is_empty());
+    s.store(msg(a, 0, "a1", 1, 100), false).wait().unwrap();
+    s.store(msg(a, 4, "a2", 1, 200), false).wait().unwrap();
+    let mb = msg(b, 0, "b1", 1, 1_000);
+    s.store(mb.clone(), false).wait().unwrap();
+    // An account with revocations only has no messages: not listed.
+    let mut t = [0u8; 36];
+    t[0] = 3;
+    s.revoke_subaccounts(&c, &[SubaccountToken(t)], 1)
+        .wait()
+        .unwrap();
+    assert_eq!(s.owner_count().wait().unwrap(), 3);
+    assert_eq!(
+        sorted(s.owners().wait().unwrap()),
+        vec![a, b],
+        "no duplicates"
+    );
+    // The last message of b deleted: b is gone.
+    s.delete_by_hash(&b, std::slice::from_ref(&mb.hash))
+        .wait()
+        .unwrap();
+    assert_eq!(s.owners().wait().unwrap(), vec![a]);
+    // Expired but not swept still counts as stored; swept does not.
+    s.delete_expired(100).wait().unwrap();
+    assert_eq!(s.owners().wait().unwrap(), vec![a]);
+    s.delete_expired(200).wait().unwrap();
+    assert!(s.owners().wait().unwrap().is_empty());
+}
+
+pub fn dump_owner_order_and_expiry(s: &dyn MessageStore) {
+    let a = pk(1);
+    let m1 = msg(a, 0, "1", 40, 1_000);
+    let m2 = msg(a, 5, "2", 10, 1_000);
+    let m3 = msg(a, 0, "3", 30, 100);
+    let m4 = msg(a, -1, "4", 20, 2_000);
+    let mb = msg(pk(2), 0, "other owner", 1, 1_000);
+    for m in [&m1, &m2, &mb, &m3, &m4] {
+        s.store(m.clone(), m.namespace.0 == -1).wait().unwrap();
+    }
+    let want = |ms: &[&NewMessage]| -> Vec<(Namespace, StoredMessage)> {
+        ms.iter()
+            .map(|m| {
+                (
+                    m.namespace,
+                    StoredMessage {
+                        hash: m.hash.clone(),
+                        timestamp: m.timestamp,
+                        expiry: m.expiry,
+                        data: m.data.clone(),
+                    },
+                )
+            })
+            .collect()
+    };
+    // Insertion order across namespaces, whatever the timestamps.
+    assert_eq!(
+        s.dump_owner(&a, 0).wait().unwrap(),
+        want(&[&m1, &m2, &m3, &m4])
+    );
+    assert_eq!(s.dump_owner(&a, 99).wait().unwrap().len(), 4);
+    // expiry <= now is left out (before any sweep).
+    assert_eq!(
+        s.dump_owner(&a, 100).wait().unwrap(),
+        want(&[&m1, &m2, &m4])
+    );
+    assert_eq!(s.dump_owner(&a, 1_000).wait().unwrap(), want(&[&m4]));
+    assert!(s.dump_owner(&a, 2_000).wait().unwrap().is_empty());
+    assert_eq!(s.dump_owner(&pk(2), 0).wait().unwrap(), want(&[&mb]));
+    assert!(s.dump_owner(&pk(9), 0).wait().unwrap().is_empty());
+}
+
+pub fn insert_bulk_mix(s: &dyn MessageStore) {
+    let (a, b) = (pk(1), pk(2));
+    let now = 100;
+    let existing = msg(a, 0, "existing", 1, 1_000);
+    let outbox = msg(a, -1, "outbox 1", 1, 1_000);
+    s.store(existing.clone(), false).wait().unwrap();
+    s.store(outbox.clone(), true).wait().unwrap();
+    let new1 = msg(a, 2, "new 1", 5, 1_000);
+    let new2 = msg(b, 0, "new 2", 6, 1_000);
+    let outbox2 = msg(a, -1, "outbox 2", 7, 1_000);
+    let mut dup_later = existing.clone();
+    dup_later.expiry = 5_000;
+    dup_later.timestamp = 99;
+    let expired_now = msg(a, 0, "expires now", 1, now);
+    let expired_before = msg(pk(7), 0, "long gone", 1, 50);
+    let mut new1_again = new1.clone();
+    new1_again.expiry = 9_000;
+    let batch = vec![
+        new1.clone(),
+        dup_later,
+        expired_now.clone(),
+        new2.clone(),
+        expired_before.clone(),
+        new1_again,
+        outbox2.clone(),
+    ];
+    assert_eq!(s.insert_bulk(batch.clone(), now).wait().unwrap(), 3);
+    assert_eq!(s.message_count().wait().unwrap(), 5);
+    // The existing message keeps its expiry and timestamp (no extension).
+    let e = s
+        .get_expiries(&a, &[existing.hash.clone(), new1.hash.clone()])
+        .wait()
+        .unwrap();
+    assert_eq!(e[&existing.hash], 1_000);
+    assert_eq!(e[&new1.hash], 1_000, "the first copy in the batch wins");
+    let r = s.retrieve(&a, Namespace(0), None, ALL, 0).wait().unwrap();
+    assert_eq!(hashes(&r), vec![existing.hash.clone()]);
+    assert_eq!(r.messages[0].timestamp, 1);
+    // Inserted messages land in their namespaces, after the existing ones.
+    let dump: Vec<(Namespace, String)> = s
+        .dump_owner(&a, 0)
+        .wait()
+        .unwrap()
+        .into_iter()
+        .map(|(ns, m)| (ns, m.hash))
+        .collect();
+    assert_eq!(
+        dump,
+        vec![
+            (Namespace(0), existing.hash.clone()),
+            (Namespace(-1), outbox.hash.clone()),
+            (Namespace(2), new1.hash.clone()),
+            (Namespace(-1), outbox2.hash.clone()),
+        ],
+        "no replace-namespace semantics"
+    );
+    let r = s.retrieve(&b, Namespace(0), None, ALL, 0).wait().unwrap();
+    assert_eq!(hashes(&r), vec![new2.hash.clone()]);
+    assert_eq!(r.messages[0].data, b"new 2");
+    assert_eq!(r.messages[0].timestamp, 6);
+    // Expired messages were skipped, and their owners not created.
+    assert!(
+        s.get_expiries(&a, &[expired_now.hash])
+            .wait()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.owner_count().wait().unwrap(), 2);
+    assert_eq!(sorted(s.owners().wait().unwrap()), vec![a, b]);
+    // The same batch again inserts nothing.
+    assert_eq!(s.insert_bulk(batch, now).wait().unwrap(), 0);
+    assert_eq!(s.message_count().wait().unwrap(), 5);
+}
+
+pub fn insert_bulk_empty(s: &dyn MessageStore) {
+    assert_eq!(s.insert_bulk(Vec::new(), 0).wait().unwrap(), 0);
+    assert_eq!(s.message_count().wait().unwrap(), 0);
+    assert_eq!(s.owner_count().wait().unwrap(), 0);
+}
+
+pub fn get_message_lookup(s: &dyn MessageStore) {
+    let (a, b) = (pk(1), pk(2));
+    let m = msg(a, 3, "hit", 7, 1_000);
+    let mb = msg(b, 0, "b", 1, 1_000);
+    s.store(m.clone(), false).wait().unwrap();
+    s.store(mb.clone(), false).wait().unwrap();
+    let want = StoredMessage {
+        hash: m.hash.clone(),
+        timestamp: 7,
+        expiry: 1_000,
+        data: b"hit".to_vec(),
+    };
+    assert_eq!(
+        s.get_message(&a, &m.hash, 0).wait().unwrap(),
+        Some((Namespace(3), want.clone()))
+    );
+    assert_eq!(
+        s.get_message(&a, &m.hash, 999).wait().unwrap(),
+        Some((Namespace(3), want))
+    );
+    // Expired (expiry <= now), even before a sweep.
+    assert_eq!(s.get_message(&a, &m.hash, 1_000).wait().unwrap(), None);
+    // Unknown hash, another owner's hash, unknown owner.
+    assert_eq!(s.get_message(&a, &"A".repeat(43), 0).wait().unwrap(), None);
+    assert_eq!(s.get_message(&a, &mb.hash, 0).wait().unwrap(), None);
+    assert_eq!(s.get_message(&b, &m.hash, 0).wait().unwrap(), None);
+    assert_eq!(s.get_message(&pk(9), &m.hash, 0).wait().unwrap(), None);
+}
+
 macro_rules! conformance {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -505,6 +692,31 @@ macro_rules! conformance {
             fn concurrent_writers() {
                 let (s, _g) = $make;
                 super::concurrent_writers(&*s);
+            }
+            #[test]
+            fn owners_listing() {
+                let (s, _g) = $make;
+                super::owners_listing(&*s);
+            }
+            #[test]
+            fn dump_owner_order_and_expiry() {
+                let (s, _g) = $make;
+                super::dump_owner_order_and_expiry(&*s);
+            }
+            #[test]
+            fn insert_bulk_mix() {
+                let (s, _g) = $make;
+                super::insert_bulk_mix(&*s);
+            }
+            #[test]
+            fn insert_bulk_empty() {
+                let (s, _g) = $make;
+                super::insert_bulk_empty(&*s);
+            }
+            #[test]
+            fn get_message_lookup() {
+                let (s, _g) = $make;
+                super::get_message_lookup(&*s);
             }
         }
     };
@@ -601,4 +813,36 @@ fn sqlite_full_in_a_batch_does_not_fail_neighbours() {
             20
         );
     }
+}
+
+/// A bulk insert over the cap fails as `store` does and inserts nothing (one
+/// transaction); a smaller one afterwards succeeds.
+fn bulk_full_check(s: &dyn MessageStore) {
+    let a = pk(1);
+    let big = "z".repeat(70_000);
+    let batch: Vec<NewMessage> = (0..40)
+        .map(|i| msg(a, 0, &format!("{i}{big}"), i, 1_000))
+        .collect();
+    match s.insert_bulk(batch, 0).wait() {
+        Err(NodeError::DatabaseFull) => {}
+        other => panic!("expected DatabaseFull, got {other:?}"),
+    }
+    assert_eq!(s.message_count().wait().unwrap(), 0, "all or nothing");
+    assert_eq!(s.owner_count().wait().unwrap(), 0);
+    let batch: Vec<NewMessage> = (0..5)
+        .map(|i| msg(a, 0, &format!("{i}{big}"), i, 1_000))
+        .collect();
+    assert_eq!(s.insert_bulk(batch, 0).wait().unwrap(), 5);
+}
+
+#[test]
+fn memory_bulk_full() {
+    bulk_full_check(&memory::MemoryStore::with_size_limit(1_000_000));
+}
+
+#[test]
+fn sqlite_bulk_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite::SqliteStore::open(dir.path(), 1_000_000).unwrap();
+    bulk_full_check(&s);
 }

@@ -49,6 +49,15 @@ fn msg_size(m: &Msg) -> u64 {
     (m.data.len() + m.hash.len() + 64) as u64
 }
 
+fn stored(m: &Msg) -> StoredMessage {
+    StoredMessage {
+        hash: m.hash.clone(),
+        timestamp: m.timestamp,
+        expiry: m.expiry,
+        data: m.data.clone(),
+    }
+}
+
 impl MemoryStore {
     /// An empty store with no practical size cap.
     pub fn new() -> Self {
@@ -185,14 +194,7 @@ impl MemoryStore {
             .messages
             .range(start.saturating_add(1)..)
             .filter(|(_, m)| m.namespace == ns && m.expiry > now)
-            .map(|(_, m)| {
-                Ok(StoredMessage {
-                    hash: m.hash.clone(),
-                    timestamp: m.timestamp,
-                    expiry: m.expiry,
-                    data: m.data.clone(),
-                })
-            });
+            .map(|(_, m)| Ok(stored(m)));
         collect_limited(iter, limits)
     }
 
@@ -380,6 +382,85 @@ impl MemoryStore {
     fn owner_count_now(&self) -> Result<usize> {
         Ok(lock(&self.inner).owners.len())
     }
+
+    fn owners_now(&self) -> Result<Vec<UserPubkey>> {
+        Ok(lock(&self.inner)
+            .owners
+            .iter()
+            .filter(|(_, o)| !o.messages.is_empty())
+            .map(|(pk, _)| *pk)
+            .collect())
+    }
+
+    fn dump_owner_now(
+        &self,
+        owner: &UserPubkey,
+        now: i64,
+    ) -> Result<Vec<(Namespace, StoredMessage)>> {
+        let g = lock(&self.inner);
+        Ok(g.owners
+            .get(owner)
+            .map(|o| {
+                o.messages
+                    .values()
+                    .filter(|m| m.expiry > now)
+                    .map(|m| (m.namespace, stored(m)))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn insert_bulk_now(&self, messages: Vec<NewMessage>, now: i64) -> Result<usize> {
+        let mut g = lock(&self.inner);
+        // Select first, so that a batch over the cap inserts nothing (one transaction).
+        let mut seen = std::collections::HashSet::new();
+        let mut new = Vec::new();
+        let mut added: u64 = 0;
+        for msg in messages {
+            if msg.expiry <= now
+                || g.by_hash.contains_key(&msg.hash)
+                || !seen.insert(msg.hash.clone())
+            {
+                continue;
+            }
+            let m = Msg {
+                hash: msg.hash,
+                namespace: msg.namespace,
+                timestamp: msg.timestamp,
+                expiry: msg.expiry,
+                data: msg.data,
+            };
+            added = added.saturating_add(msg_size(&m));
+            new.push((msg.pubkey, m));
+        }
+        if g.size.saturating_add(added) > self.size_limit {
+            return Err(NodeError::DatabaseFull);
+        }
+        g.size = g.size.saturating_add(added);
+        let n = new.len();
+        for (pk, m) in new {
+            g.next_id += 1;
+            let id = g.next_id;
+            g.by_hash.insert(m.hash.clone(), (pk, id));
+            g.owners.entry(pk).or_default().messages.insert(id, m);
+        }
+        Ok(n)
+    }
+
+    fn get_message_now(
+        &self,
+        owner: &UserPubkey,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<(Namespace, StoredMessage)>> {
+        let g = lock(&self.inner);
+        Ok(g.by_hash
+            .get(hash)
+            .filter(|(pk, _)| pk == owner)
+            .and_then(|(_, id)| g.owners.get(owner).and_then(|o| o.messages.get(id)))
+            .filter(|m| m.expiry > now)
+            .map(|m| (m.namespace, stored(m))))
+    }
 }
 
 impl MessageStore for MemoryStore {
@@ -476,5 +557,30 @@ impl MessageStore for MemoryStore {
 
     fn owner_count(&self) -> StoreFuture<usize> {
         ready(self.owner_count_now())
+    }
+
+    fn owners(&self) -> StoreFuture<Vec<UserPubkey>> {
+        ready(self.owners_now())
+    }
+
+    fn dump_owner(
+        &self,
+        owner: &UserPubkey,
+        now: i64,
+    ) -> StoreFuture<Vec<(Namespace, StoredMessage)>> {
+        ready(self.dump_owner_now(owner, now))
+    }
+
+    fn insert_bulk(&self, messages: Vec<NewMessage>, now: i64) -> StoreFuture<usize> {
+        ready(self.insert_bulk_now(messages, now))
+    }
+
+    fn get_message(
+        &self,
+        owner: &UserPubkey,
+        hash: &str,
+        now: i64,
+    ) -> StoreFuture<Option<(Namespace, StoredMessage)>> {
+        ready(self.get_message_now(owner, hash, now))
     }
 }

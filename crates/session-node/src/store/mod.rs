@@ -7,6 +7,10 @@
 //! expired messages are swept by [`MessageStore::delete_expired`] (and never returned
 //! by `retrieve`); an owner disappears with its last message unless it still has
 //! revoked subaccounts; a size cap makes stores fail with [`NodeError::DatabaseFull`].
+//! For swarm hand-over (§5.7) a store also lists its accounts ([`MessageStore::owners`]),
+//! dumps one account ([`MessageStore::dump_owner`]) and takes a batch with "insert or
+//! ignore" semantics in one transaction ([`MessageStore::insert_bulk`]: never extends
+//! an expiry, never replaces a namespace).
 //!
 //! Methods return [`StoreFuture`]s: reads and the memory backend complete before they
 //! return; SQLite writes complete when the writer thread has committed them, so an
@@ -256,6 +260,35 @@ pub trait MessageStore: Send + Sync + fmt::Debug + 'static {
 
     /// Number of owner rows (accounts with messages or revocations).
     fn owner_count(&self) -> StoreFuture<usize>;
+
+    /// Every account that has at least one stored message (any order, no duplicates).
+    /// Expired messages not yet swept count; accounts that only hold revocations do not.
+    fn owners(&self) -> StoreFuture<Vec<UserPubkey>>;
+
+    /// Every message of `owner` with `expiry > now`, all namespaces, in insertion order,
+    /// each with its namespace (the input of a swarm hand-over, spec §5.7).
+    fn dump_owner(
+        &self,
+        owner: &UserPubkey,
+        now: i64,
+    ) -> StoreFuture<Vec<(Namespace, StoredMessage)>>;
+
+    /// Bulk insert for swarm hand-over (storage-node spec §5.7): each message is inserted
+    /// unless a message with the same hash already exists (earlier in the store or
+    /// earlier in `messages`) — no expiry extension, no "replace namespace" semantics;
+    /// messages already expired at `now` (`expiry <= now`) are skipped. All in one
+    /// transaction: on failure nothing is inserted. Returns how many were inserted. The
+    /// database size cap applies ([`NodeError::DatabaseFull`], as for `store`).
+    fn insert_bulk(&self, messages: Vec<NewMessage>, now: i64) -> StoreFuture<usize>;
+
+    /// One message of `owner` by hash (any namespace) with its namespace, if it is stored
+    /// and `expiry > now`.
+    fn get_message(
+        &self,
+        owner: &UserPubkey,
+        hash: &str,
+        now: i64,
+    ) -> StoreFuture<Option<(Namespace, StoredMessage)>>;
 }
 
 /// The retrieve size of one message (always counting base64 expansion, spec §10.10).

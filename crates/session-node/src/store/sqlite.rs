@@ -453,6 +453,45 @@ fn store_tx(conn: &Connection, msg: &NewMessage, replace: bool) -> rusqlite::Res
     Ok(StoreOutcome::Exists { expiry })
 }
 
+/// Bulk insert (spec §5.7): "insert or ignore" by hash, skipping expired messages; the
+/// owner row is only created for a message that is actually inserted.
+fn insert_bulk_tx(conn: &Connection, messages: &[NewMessage], now: i64) -> rusqlite::Result<usize> {
+    let mut exists = conn.prepare_cached("SELECT 1 FROM messages WHERE hash = ?1")?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO messages (hash, owner, namespace, timestamp, expiry, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(hash) DO NOTHING",
+    )?;
+    let mut n = 0;
+    for msg in messages {
+        if msg.expiry <= now || exists.exists(params![msg.hash])? {
+            continue;
+        }
+        let owner = owner_id_or_insert(conn, &msg.pubkey)?;
+        n += insert.execute(params![
+            msg.hash,
+            owner,
+            msg.namespace.0,
+            msg.timestamp,
+            msg.expiry,
+            msg.data
+        ])?;
+    }
+    Ok(n)
+}
+
+/// A `(namespace, message)` row of `SELECT namespace, hash, timestamp, expiry, data`.
+fn ns_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Namespace, StoredMessage)> {
+    Ok((
+        Namespace(r.get(0)?),
+        StoredMessage {
+            hash: r.get(1)?,
+            timestamp: r.get(2)?,
+            expiry: r.get(3)?,
+            data: r.get(4)?,
+        },
+    ))
+}
+
 impl MessageStore for SqliteStore {
     fn store(&self, msg: NewMessage, replace_namespace: bool) -> StoreFuture<StoreOutcome> {
         self.write(move |conn| store_tx(conn, &msg, replace_namespace))
@@ -750,6 +789,61 @@ impl MessageStore for SqliteStore {
                 .map(|n| usize::try_from(n).unwrap_or(0))
         }))
     }
+
+    fn owners(&self) -> StoreFuture<Vec<UserPubkey>> {
+        ready(self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT type, pubkey FROM owners
+                 WHERE EXISTS (SELECT 1 FROM messages WHERE owner = owners.id)",
+            )?;
+            let rows = stmt.query_map([], |r| Ok(UserPubkey::new(r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        }))
+    }
+
+    fn dump_owner(
+        &self,
+        owner: &UserPubkey,
+        now: i64,
+    ) -> StoreFuture<Vec<(Namespace, StoredMessage)>> {
+        ready(self.read(|conn| {
+            let Some(oid) = owner_id(conn, owner)? else {
+                return Ok(Vec::new());
+            };
+            let mut stmt = conn.prepare_cached(
+                "SELECT namespace, hash, timestamp, expiry, data FROM messages
+                 WHERE owner = ?1 AND expiry > ?2 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![oid, now], ns_message)?;
+            rows.collect()
+        }))
+    }
+
+    fn insert_bulk(&self, messages: Vec<NewMessage>, now: i64) -> StoreFuture<usize> {
+        if messages.is_empty() {
+            return ready(Ok(0));
+        }
+        self.write(move |conn| insert_bulk_tx(conn, &messages, now))
+    }
+
+    fn get_message(
+        &self,
+        owner: &UserPubkey,
+        hash: &str,
+        now: i64,
+    ) -> StoreFuture<Option<(Namespace, StoredMessage)>> {
+        ready(self.read(|conn| {
+            let Some(oid) = owner_id(conn, owner)? else {
+                return Ok(None);
+            };
+            conn.prepare_cached(
+                "SELECT namespace, hash, timestamp, expiry, data FROM messages
+                 WHERE hash = ?1 AND owner = ?2 AND expiry > ?3",
+            )?
+            .query_row(params![hash, oid, now], ns_message)
+            .optional()
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -777,6 +871,36 @@ mod tests {
     }
 
     #[test]
+    fn swarm_reads_use_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_connection(&dir.path().join(DB_FILE), None, true).unwrap();
+        let plan = |sql: &str| -> String {
+            conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .unwrap()
+                .join(" | ")
+        };
+        let dump = plan(
+            "SELECT namespace, hash, timestamp, expiry, data FROM messages
+             WHERE owner = 1 AND expiry > 0 ORDER BY id",
+        );
+        assert!(dump.contains("messages_owner"), "{dump}");
+        let get = plan(
+            "SELECT namespace, hash, timestamp, expiry, data FROM messages
+             WHERE hash = 'h' AND owner = 1 AND expiry > 0",
+        );
+        assert!(get.contains("(hash=?)"), "{get}");
+        let owners = plan(
+            "SELECT type, pubkey FROM owners
+             WHERE EXISTS (SELECT 1 FROM messages WHERE owner = owners.id)",
+        );
+        assert!(owners.contains("COVERING INDEX messages_owner"), "{owners}");
+    }
+
+    #[test]
     fn reopen_keeps_data() {
         let dir = tempfile::tempdir().unwrap();
         let pk = UserPubkey::new(5, [7; 32]);
@@ -798,5 +922,63 @@ mod tests {
         }
         let s = SqliteStore::open(dir.path(), u64::MAX).unwrap();
         assert_eq!(s.message_count().wait().unwrap(), 1);
+    }
+
+    fn bulk(n: usize, size: usize) -> Vec<NewMessage> {
+        (0..n)
+            .map(|i| {
+                let pubkey = UserPubkey::new(5, [u8::try_from(i % 7).unwrap(); 32]);
+                let namespace = Namespace(i16::try_from(i % 3).unwrap());
+                let data = format!("{i:0>size$}").into_bytes();
+                NewMessage {
+                    pubkey,
+                    hash: crate::types::message_hash(&pubkey, namespace, &data),
+                    namespace,
+                    timestamp: i64::try_from(i).unwrap(),
+                    expiry: 10_000,
+                    data,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn insert_bulk_is_one_transaction_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        // One transaction: 2,000 messages of 1 kB cannot fit under a 1 MB cap, and the
+        // failure leaves none of them behind (separate commits would have kept the first
+        // few hundred).
+        {
+            let s = SqliteStore::open(dir.path(), 1_000_000).unwrap();
+            assert!(matches!(
+                s.insert_bulk(bulk(2_000, 1_000), 0).wait(),
+                Err(NodeError::DatabaseFull)
+            ));
+            assert_eq!(s.message_count().wait().unwrap(), 0);
+            assert_eq!(s.owner_count().wait().unwrap(), 0);
+        }
+        let batch = bulk(2_000, 100);
+        {
+            let s = SqliteStore::open(dir.path(), u64::MAX).unwrap();
+            assert_eq!(s.insert_bulk(batch.clone(), 0).wait().unwrap(), 2_000);
+        }
+        let s = SqliteStore::open(dir.path(), u64::MAX).unwrap();
+        assert_eq!(s.message_count().wait().unwrap(), 2_000);
+        assert_eq!(s.owners().wait().unwrap().len(), 7);
+        let owner = batch[3].pubkey;
+        let want: Vec<(Namespace, String)> = batch
+            .iter()
+            .filter(|m| m.pubkey == owner)
+            .map(|m| (m.namespace, m.hash.clone()))
+            .collect();
+        let got: Vec<(Namespace, String)> = s
+            .dump_owner(&owner, 0)
+            .wait()
+            .unwrap()
+            .into_iter()
+            .map(|(ns, m)| (ns, m.hash))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(s.insert_bulk(batch, 0).wait().unwrap(), 0);
     }
 }

@@ -1,0 +1,169 @@
+//! The calling side of node-to-node requests: signs each request with the node's key
+//! and keeps a small pool of keep-alive connections per peer address, so a stream of
+//! forwarded writes costs one TLS handshake per peer, not one per write.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use session_rt::Clock;
+use session_rt::http::{HttpConnection, HttpReply};
+
+use super::{Command, PUBKEY_HEADER, RETRY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::identity::NodeIdentity;
+use crate::network::SnodeInfo;
+
+/// Idle connections kept per peer address.
+const POOL_PER_PEER: usize = 4;
+
+/// A peer's answer.
+pub type PeerReply = HttpReply;
+
+/// Why a node-to-node request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeerError {
+    /// No answer within the timeout.
+    #[error("timed out")]
+    Timeout,
+    /// Connecting, TLS or HTTP failed.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The peer has no usable address (no proof yet: `0.0.0.0`, or port 0).
+    #[error("no address known")]
+    NoAddress,
+}
+
+/// Signs and sends node-to-node requests.
+#[derive(Debug)]
+pub struct PeerClient {
+    identity: Arc<NodeIdentity>,
+    clock: Arc<dyn Clock>,
+    tls: bool,
+    pool: Mutex<HashMap<SocketAddr, Vec<HttpConnection>>>,
+}
+
+impl PeerClient {
+    /// A client signing with `identity`'s key; `tls` is the scheme every node of the
+    /// network serves (the node's own `tls` setting).
+    pub fn new(identity: Arc<NodeIdentity>, clock: Arc<dyn Clock>, tls: bool) -> Self {
+        Self {
+            identity,
+            clock,
+            tls,
+            pool: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether peers are reached over TLS.
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The address of `peer`'s HTTPS port.
+    pub fn addr_of(peer: &SnodeInfo) -> Result<SocketAddr, PeerError> {
+        if peer.ip.is_unspecified() || peer.https_port == 0 {
+            return Err(PeerError::NoAddress);
+        }
+        Ok(SocketAddr::from((peer.ip, peer.https_port)))
+    }
+
+    fn take(&self, addr: SocketAddr) -> Option<HttpConnection> {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        pool.get_mut(&addr).and_then(Vec::pop)
+    }
+
+    fn give_back(&self, addr: SocketAddr, conn: HttpConnection) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let idle = pool.entry(addr).or_default();
+        if idle.len() < POOL_PER_PEER {
+            idle.push(conn);
+        }
+    }
+
+    /// Drops every pooled connection to `addr` (after a failure).
+    fn forget(&self, addr: SocketAddr) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        pool.remove(&addr);
+    }
+
+    /// Sends `command` with `body` to `peer`, signed, within `timeout`. `retry` marks a
+    /// forward delivered from the retry queue. Any HTTP answer is a reply (the caller
+    /// judges its status).
+    pub async fn send(
+        &self,
+        peer: &SnodeInfo,
+        command: Command,
+        body: Bytes,
+        retry: bool,
+        timeout: Duration,
+    ) -> Result<PeerReply, PeerError> {
+        let addr = Self::addr_of(peer)?;
+        match tokio::time::timeout(timeout, self.send_inner(addr, peer, command, body, retry)).await
+        {
+            Ok(r) => r,
+            Err(_) => {
+                self.forget(addr);
+                Err(PeerError::Timeout)
+            }
+        }
+    }
+
+    async fn send_inner(
+        &self,
+        addr: SocketAddr,
+        peer: &SnodeInfo,
+        command: Command,
+        body: Bytes,
+        retry: bool,
+    ) -> Result<PeerReply, PeerError> {
+        let ts = i64::try_from(self.clock.now_ms()).unwrap_or(i64::MAX);
+        let sig = self.identity.sign(&super::signing_message(
+            command,
+            &peer.pubkey_ed25519,
+            ts,
+            &body,
+        ));
+        let pk = self.identity.ed25519_hex();
+        let ts = ts.to_string();
+        let sig = crate::rpc::params::encode_base64(&sig);
+        let mut headers = vec![
+            (PUBKEY_HEADER, pk.as_str()),
+            (TIMESTAMP_HEADER, ts.as_str()),
+            (SIGNATURE_HEADER, sig.as_str()),
+            ("content-type", "application/octet-stream"),
+        ];
+        if retry {
+            headers.push((RETRY_HEADER, "1"));
+        }
+        let path = command.path();
+        // A pooled connection may have been closed by the peer meanwhile: one retry on a
+        // fresh connection.
+        let mut last = String::new();
+        for fresh in [false, true] {
+            let pooled = if fresh { None } else { self.take(addr) };
+            let was_pooled = pooled.is_some();
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => HttpConnection::connect(addr, self.tls)
+                    .await
+                    .map_err(|e| PeerError::Unreachable(e.to_string()))?,
+            };
+            match conn.request("POST", &path, &headers, body.clone()).await {
+                Ok(reply) => {
+                    self.give_back(addr, conn);
+                    return Ok(reply);
+                }
+                Err(e) => {
+                    last = e.to_string();
+                    if !was_pooled {
+                        break;
+                    }
+                }
+            }
+        }
+        self.forget(addr);
+        Err(PeerError::Unreachable(last))
+    }
+}
