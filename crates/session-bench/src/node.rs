@@ -9,7 +9,11 @@
 //! * `{"bench":"node","op":"sqlite_select",…}` — the retrieve query, raw;
 //! * `{"bench":"node","op":"store",…,"msgs_per_s","p50_us","p99_us"}` — `store` RPCs;
 //! * `{"bench":"node","op":"retrieve_signed",…}` — signed `retrieve` RPCs (each request
-//!   signed by the client at send time, verified by the node; one 1 KiB message back).
+//!   signed by the client at send time, verified by the node; one 1 KiB message back);
+//! * `{"bench":"node","op":"store_swarm","replication":1|7,…}` — `store` RPCs on a
+//!   whole in-process network (registry + nodes over plain HTTP, SQLite each): one node
+//!   alone, then a swarm of 7 where every store is forwarded to the 6 other members
+//!   before the reply; clients are spread over the members.
 //!
 //! The load generator shares the machine (and, here, the process) with the node.
 
@@ -190,7 +194,7 @@ struct Outcome {
 /// Runs `clients` workers against the node for `seconds`; each worker calls `make` to
 /// build its i-th request body and expects status 200.
 async fn drive<F>(
-    addr: std::net::SocketAddr,
+    addrs: &[std::net::SocketAddr],
     tls: bool,
     clients: usize,
     seconds: f64,
@@ -202,7 +206,8 @@ where
     let make = Arc::new(make);
     let stop = Arc::new(AtomicBool::new(false));
     let mut conns = Vec::with_capacity(clients);
-    for _ in 0..clients {
+    for i in 0..clients {
+        let addr = addrs[i % addrs.len()];
         conns.push(HttpConnection::connect(addr, tls).await?);
     }
     let start = Instant::now();
@@ -293,7 +298,7 @@ async fn http_measurements(args: &Args) -> anyhow::Result<()> {
     if selected(args, "store") {
         let accounts: Arc<Vec<String>> = Arc::new((0..1024u64).map(|n| user(n).1).collect());
         let acc = accounts.clone();
-        let (o, secs) = drive(addr, tls, args.clients, args.seconds, move |w, i| {
+        let (o, secs) = drive(&[addr], tls, args.clients, args.seconds, move |w, i| {
             let sid = &acc[(w * 7 + i as usize) % acc.len()];
             json!({"method": "store", "params": {
                 "pubkey": sid, "timestamp": now_ms(), "ttl": 3_600_000,
@@ -330,7 +335,7 @@ async fn http_measurements(args: &Args) -> anyhow::Result<()> {
         }
         let users = Arc::new(users);
         let u2 = users.clone();
-        let (o, secs) = drive(addr, tls, args.clients, args.seconds, move |w, i| {
+        let (o, secs) = drive(&[addr], tls, args.clients, args.seconds, move |w, i| {
             let (kp, sid, last) = &u2[(w * 13 + i as usize) % u2.len()];
             let ts = now_ms();
             let sig = kp.sign(format!("retrieve{ts}").as_bytes());
@@ -356,6 +361,39 @@ async fn http_measurements(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `store` throughput on a lone node and on a swarm of 7 (replication factor 7), both
+/// in-process networks over plain HTTP, measured in the same run.
+async fn swarm_measurements(args: &Args) -> anyhow::Result<()> {
+    let size = args.size;
+    for n in [1usize, 7] {
+        let net = session_testkit::TestNetwork::start(n).await?;
+        anyhow::ensure!(net.registry_swarms().len() == 1, "expected one swarm");
+        // The network runs on a virtual clock: requests carry its time.
+        let now = net.now_ms();
+        let addrs: Vec<std::net::SocketAddr> = net.nodes().iter().map(|n| n.addr()).collect();
+        let accounts: Arc<Vec<String>> = Arc::new((0..1024u64).map(|n| user(n).1).collect());
+        let (o, secs) = drive(&addrs, false, args.clients, args.seconds, move |w, i| {
+            let sid = &accounts[(w * 7 + i as usize) % accounts.len()];
+            json!({"method": "store", "params": {
+                "pubkey": sid, "timestamp": now, "ttl": 3_600_000,
+                "data": b64(&payload(size, w, i)),
+            }})
+            .to_string()
+        })
+        .await?;
+        report(
+            "store_swarm",
+            args,
+            false,
+            &o,
+            secs,
+            json!({"replication": n, "namespace": 0}),
+        );
+        net.shutdown().await?;
+    }
+    Ok(())
+}
+
 /// Runs the scenario.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if selected(&args, "sqlite") {
@@ -366,6 +404,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .enable_all()
             .build()?;
         rt.block_on(http_measurements(&args))?;
+    }
+    if selected(&args, "store_swarm") {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(swarm_measurements(&args))?;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::identity::NodeIdentity;
 use crate::network::SnodeInfo;
 
 /// Idle connections kept per peer address.
-const POOL_PER_PEER: usize = 4;
+const POOL_PER_PEER: usize = 16;
 
 /// A peer's answer.
 pub type PeerReply = HttpReply;
