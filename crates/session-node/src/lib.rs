@@ -6,8 +6,10 @@
 //! Layout: [`types`] (accounts, namespaces, tokens, message hash), [`auth`],
 //! [`store`] (trait + backends), [`rpc`] (request parsing and processing),
 //! [`network`] (the swarm view, an input), [`registry`] (the view fed by the
-//! registry, registration and uptime proofs), [`server`] (HTTP rules), [`node`]
-//! (assembly), [`config`], [`identity`], [`limits`], [`error`].
+//! registry, registration and uptime proofs), [`peer`] (signed node-to-node requests),
+//! [`swarm`] (replication of client writes, retry queue, hand-over on swarm changes),
+//! [`testing`] (testing-quorum rounds: peer tests, storage proofs, votes), [`server`]
+//! (HTTP rules), [`node`] (assembly), [`config`], [`identity`], [`limits`], [`error`].
 
 pub mod auth;
 pub mod config;

@@ -202,6 +202,13 @@ impl HandOver {
         if !new.listed {
             return Ok(summary);
         }
+        // A new block with the same swarms changes nothing here.
+        if let Some(o) = old
+            && o.my_swarm == new.my_swarm
+            && o.swarms == new.swarms
+        {
+            return Ok(summary);
+        }
         let my = new.my_swarm;
         let old_my = old.and_then(|o| o.my_swarm);
         let old_mates: BTreeSet<[u8; 32]> = old
