@@ -91,6 +91,23 @@ pub struct Summary {
     pub complete: bool,
 }
 
+impl Summary {
+    /// A summary with nothing done yet (and nothing left undone).
+    fn complete() -> Self {
+        Self {
+            complete: true,
+            ..Self::default()
+        }
+    }
+
+    /// Adds the work of another run.
+    fn add(&mut self, other: Summary) {
+        self.pushed += other.pushed;
+        self.erased += other.erased;
+        self.complete &= other.complete;
+    }
+}
+
 impl HandOver {
     /// A hand-over runner for node `me`.
     pub fn new(
@@ -195,10 +212,7 @@ impl HandOver {
         old: Option<&NetworkSnapshot>,
         new: &NetworkSnapshot,
     ) -> Result<Summary> {
-        let mut summary = Summary {
-            complete: true,
-            ..Summary::default()
-        };
+        let mut summary = Summary::complete();
         if !new.listed {
             return Ok(summary);
         }
@@ -258,10 +272,7 @@ impl HandOver {
             if recipients.is_empty() {
                 continue;
             }
-            let s = self.push_owners(&owners, &recipients, erase).await?;
-            summary.pushed += s.pushed;
-            summary.erased += s.erased;
-            summary.complete &= s.complete;
+            summary.add(self.push_owners(&owners, &recipients, erase).await?);
         }
         if summary.pushed > 0 || summary.erased > 0 {
             tracing::info!(
@@ -283,10 +294,7 @@ impl HandOver {
         recipients: &[SnodeInfo],
         erase: bool,
     ) -> Result<Summary> {
-        let mut summary = Summary {
-            complete: true,
-            ..Summary::default()
-        };
+        let mut summary = Summary::complete();
         let mut batch: Vec<BulkMessage> = Vec::new();
         let mut hashes: Vec<(UserPubkey, String)> = Vec::new();
         let mut size = 0usize;
@@ -309,23 +317,19 @@ impl HandOver {
                     namespace: Some(ns.0),
                 });
                 if size >= BULK_BATCH_LIMIT {
-                    let s = self
-                        .flush(&mut batch, &mut hashes, recipients, erase)
-                        .await?;
-                    summary.pushed += s.pushed;
-                    summary.erased += s.erased;
-                    summary.complete &= s.complete;
+                    summary.add(
+                        self.flush(&mut batch, &mut hashes, recipients, erase)
+                            .await?,
+                    );
                     size = 0;
                 }
             }
         }
         if !batch.is_empty() {
-            let s = self
-                .flush(&mut batch, &mut hashes, recipients, erase)
-                .await?;
-            summary.pushed += s.pushed;
-            summary.erased += s.erased;
-            summary.complete &= s.complete;
+            summary.add(
+                self.flush(&mut batch, &mut hashes, recipients, erase)
+                    .await?,
+            );
         }
         Ok(summary)
     }

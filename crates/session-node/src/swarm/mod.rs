@@ -76,6 +76,12 @@ pub fn classify(peer_hex: &str, reply: Result<PeerReply, PeerError>) -> ForwardO
     }
 }
 
+/// The `storage_cc` body: the client request `{"method", "params"}` with the params
+/// object's JSON text as received (`method` is one of the fixed method names).
+fn storage_cc_body(method: &str, params_json: &str) -> Bytes {
+    Bytes::from(format!(r#"{{"method":"{method}","params":{params_json}}}"#))
+}
+
 /// Counters of the forwarder (for `get_stats`-style reporting and tests).
 #[derive(Debug, Default)]
 pub struct ForwardStats {
@@ -146,7 +152,7 @@ impl Forwarder {
         peers: &[SnodeInfo],
     ) -> Vec<(String, Value)> {
         let params_text = Value::Object(params.clone()).to_string();
-        let body = Bytes::from(format!(r#"{{"method":"{method}","params":{params_text}}}"#));
+        let body = storage_cc_body(method, &params_text);
         let sends = peers.iter().map(|peer| {
             let body = body.clone();
             async move {
@@ -225,10 +231,7 @@ impl Forwarder {
                 self.drop_entry(f.id);
                 continue;
             };
-            let body = Bytes::from(format!(
-                r#"{{"method":"{}","params":{}}}"#,
-                f.method, f.params
-            ));
+            let body = storage_cc_body(&f.method, &f.params);
             let reply = self
                 .client
                 .send(&peer, Command::StorageCc, body, true, FORWARD_TIMEOUT)
