@@ -131,6 +131,10 @@ pub enum NodeError {
         reason: String,
     },
 
+    /// `oxend_request` could not reach the registry: 502.
+    #[error("oxend request failed: {0}")]
+    OxendUnavailable(String),
+
     // ── startup ────────────────────────────────────────────────────────────────────
     /// Configuration, file-system or TLS setup failed.
     #[error(transparent)]
@@ -197,6 +201,7 @@ impl NodeError {
             | Self::Registry { .. }
             | Self::Io { .. } => 500,
             Self::NotReady(_) => 503,
+            Self::OxendUnavailable(_) => 502,
         }
     }
 

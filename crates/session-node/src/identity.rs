@@ -89,6 +89,11 @@ impl NodeIdentity {
         &self.ed25519
     }
 
+    /// The X25519 key pair (decrypts onion layers addressed to this node).
+    pub fn x25519_keypair(&self) -> &X25519Keypair {
+        &self.x25519
+    }
+
     /// Signs `message` with the node's Ed25519 key.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.ed25519.sign(message)

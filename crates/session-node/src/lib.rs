@@ -7,6 +7,7 @@
 //! [`store`] (trait + backends), [`rpc`] (request parsing and processing),
 //! [`network`] (the swarm view, an input), [`registry`] (the view fed by the
 //! registry, registration and uptime proofs), [`peer`] (signed node-to-node requests),
+//! [`onion`] (the onion-request hop: decrypt a layer, then run, relay or proxy it),
 //! [`swarm`] (replication of client writes, retry queue, hand-over on swarm changes),
 //! [`testing`] (testing-quorum rounds: peer tests, storage proofs, votes), [`server`]
 //! (HTTP rules), [`node`] (assembly), [`config`], [`identity`], [`limits`], [`error`].
@@ -18,6 +19,7 @@ pub mod identity;
 pub mod limits;
 pub mod network;
 pub mod node;
+pub mod onion;
 pub mod peer;
 pub mod registry;
 pub mod rpc;

@@ -113,6 +113,12 @@ pub trait NetworkView: Send + Sync + fmt::Debug + 'static {
         let _ = pubkey;
         None
     }
+    /// The contact of `pubkey` if the registry lists it at all (active or
+    /// decommissioned): onion requests may be relayed to any funded node.
+    fn funded_node(&self, pubkey: &[u8; 32]) -> Option<SnodeInfo> {
+        let _ = pubkey;
+        None
+    }
 }
 
 /// A one-node network: this node is the only member of swarm 0 and owns every account.

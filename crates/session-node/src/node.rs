@@ -15,6 +15,7 @@ use crate::error::{NodeError, Result};
 use crate::identity::NodeIdentity;
 use crate::limits::{EXPIRY_SWEEP_MS, RateLimiter};
 use crate::network::{NetworkView, SingleNodeNetwork, SnodeInfo};
+use crate::onion::{OnionRelay, ServerProxy};
 use crate::peer::PeerClient;
 use crate::registry::{Announce, RegistryClient, RegistryFollower, RegistryNetwork};
 use crate::rpc::Rpc;
@@ -161,13 +162,18 @@ impl NodeBuilder {
                 self.clock.clone(),
             )));
         }
-        let rpc = Rpc::new(store, network, identity, self.clock.clone())
+        let mut rpc = Rpc::new(store, network, identity, self.clock.clone())
             .with_forwarder(forwarder.clone());
+        if let Some(settings) = &cfg.registry {
+            rpc = rpc.with_oxend(Arc::new(RegistryClient::new(settings.url.clone())));
+        }
+        let onion = OnionRelay::new(rpc.clone(), peers, Arc::new(ServerProxy::default()));
         let state = Arc::new(ServerState {
             rpc,
             limiter: RateLimiter::new(cfg.rate_limit(), self.clock.clone()),
             force_start: cfg.force_start,
             cors_any: cfg.cors_any,
+            onion,
         });
         Ok(Node {
             state,

@@ -1,6 +1,7 @@
 //! The HTTP(S) front (storage-node spec §1.3): `POST /storage_rpc/v1`,
-//! `POST /ping_test/v1`, `GET /get_stats/v1`, the node-to-node `POST /sn/v1/<command>`
-//! ([`crate::peer`]), 404 for anything else, and the
+//! `POST /onion_req/v2` ([`crate::onion`]), `POST /ping_test/v1`, `GET /get_stats/v1`,
+//! the node-to-node `POST /sn/v1/<command>` ([`crate::peer`]), 404 for anything else,
+//! and the
 //! pre-body checks in the reference's order: readiness (503), IPv4 client (400), rate
 //! limit (429), long-poll header (410), body size (413).
 
@@ -13,8 +14,11 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 
+use tracing::Instrument as _;
+
 use crate::error::NodeError;
 use crate::limits::{MAX_REQUEST_BODY, RateLimiter};
+use crate::onion::{OnionRelay, OnionReply, PrevHop};
 use crate::rpc::{Rpc, RpcBody, RpcResponse};
 
 /// The `Server` header value.
@@ -37,6 +41,8 @@ pub struct ServerState {
     pub force_start: bool,
     /// Emit `Access-Control-Allow-Origin: *`.
     pub cors_any: bool,
+    /// The onion-request hop.
+    pub onion: OnionRelay,
 }
 
 /// The node's router.
@@ -83,16 +89,46 @@ fn client_ipv4(ip: IpAddr) -> Option<std::net::Ipv4Addr> {
     }
 }
 
+/// Every request is handled in a `node` span naming this node (by the first bytes of its
+/// key), so the logs of several nodes in one process stay apart.
 async fn dispatch(
     State(state): State<Arc<ServerState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
+    let key = state.rpc.identity().ed25519_public();
+    let span = tracing::debug_span!("node", id = %hex::encode(&key[..4]));
+    route(state, peer, req).instrument(span).await
+}
+
+fn render_onion(state: &ServerState, r: OnionReply) -> Response {
+    let mut resp = Response::new(Body::from(r.body));
+    *resp.status_mut() =
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(header::SERVER, HeaderValue::from_static(SERVER_HEADER));
+    if let Ok(v) = HeaderValue::from_str(&r.content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if state.cors_any {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+    }
+    resp
+}
+
+async fn route(state: Arc<ServerState>, peer: SocketAddr, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     match (method.clone(), path.as_str()) {
         (Method::POST, "/storage_rpc/v1") => match storage_rpc(&state, peer, req).await {
             Ok(r) => render(&state, r, None),
+            Err(e) => render(&state, e.to_response(), None),
+        },
+        (Method::POST, "/onion_req/v2") => match onion_entry(&state, peer, req).await {
+            Ok(r) => render_onion(&state, r),
             Err(e) => render(&state, e.to_response(), None),
         },
         (Method::POST, "/ping_test/v1") => {
@@ -106,7 +142,7 @@ async fn dispatch(
         (Method::POST, p) if p.starts_with(crate::peer::PATH_PREFIX) => {
             let name = p.trim_start_matches(crate::peer::PATH_PREFIX).to_owned();
             match peer_request(&state, &name, req).await {
-                Ok(r) => render(&state, r, None),
+                Ok(r) => r,
                 Err(e) => {
                     tracing::debug!(command = %name, "node request refused: {e}");
                     let status = e.status();
@@ -135,11 +171,7 @@ async fn storage_rpc(
     peer: SocketAddr,
     req: Request,
 ) -> Result<RpcResponse, NodeError> {
-    if !state.force_start
-        && let Err(reason) = state.rpc.network().readiness()
-    {
-        return Err(NodeError::NotReady(reason));
-    }
+    ready(state)?;
     if !is_ipv4(peer.ip()) {
         return Err(NodeError::NotIpv4);
     }
@@ -158,6 +190,33 @@ async fn storage_rpc(
     }
     let body = read_body(req).await?;
     Ok(state.rpc.handle_body(&body).await)
+}
+
+/// `POST /onion_req/v2`: a client's entry request, this node being its guard.
+async fn onion_entry(
+    state: &Arc<ServerState>,
+    peer: SocketAddr,
+    req: Request,
+) -> Result<OnionReply, NodeError> {
+    ready(state)?;
+    let body = read_body(req).await?;
+    let layer = match crate::onion::parse_entry(&body) {
+        Ok(l) => l,
+        Err(refused) => return Ok(refused),
+    };
+    let client = format!(
+        "{}:{}",
+        session_rt::redact::redact_ip(peer.ip()),
+        peer.port()
+    );
+    Ok(state.onion.handle(layer, PrevHop::Client(&client)).await)
+}
+
+fn ready(state: &ServerState) -> Result<(), NodeError> {
+    if state.force_start {
+        return Ok(());
+    }
+    state.rpc.network().readiness().map_err(NodeError::NotReady)
 }
 
 async fn read_body(req: Request) -> Result<axum::body::Bytes, NodeError> {
@@ -191,7 +250,7 @@ async fn peer_request(
     state: &Arc<ServerState>,
     name: &str,
     req: Request,
-) -> Result<RpcResponse, NodeError> {
+) -> Result<Response, NodeError> {
     use crate::peer::{
         Command, PUBKEY_HEADER, PeerHeaders, RETRY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
     };
@@ -232,7 +291,15 @@ async fn peer_request(
     if rpc.network().active_node(&caller).is_none() {
         return Err(NodeError::PeerNotActive(hex::encode(caller)));
     }
-    match command {
+    let reply = match command {
+        Command::OnionRequest => {
+            ready(state)?;
+            let reply = match crate::onion::parse_relayed(&body) {
+                Ok(layer) => state.onion.handle(layer, PrevHop::Node(&caller)).await,
+                Err(refused) => refused,
+            };
+            return Ok(render_onion(state, reply));
+        }
         Command::Ping => Ok(RpcResponse::text(200, "pong")),
         Command::StorageCc => {
             let v: serde_json::Value =
@@ -252,5 +319,6 @@ async fn peer_request(
             Ok(RpcResponse::text(200, ""))
         }
         Command::StorageTest => crate::testing::answer_storage_test(rpc, &body, now).await,
-    }
+    };
+    reply.map(|r| render(state, r, None))
 }

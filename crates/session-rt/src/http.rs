@@ -168,28 +168,80 @@ pub struct HttpConnection {
     host: HeaderValue,
 }
 
+/// How [`HttpConnection::connect_to`] secures a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain HTTP.
+    Plain,
+    /// TLS accepting any certificate (service nodes' self-signed certificates).
+    AnyCertificate,
+    /// TLS validated against the system's CA bundle and the host name.
+    Verified,
+}
+
 impl HttpConnection {
-    /// Connects to `addr`, over TLS when `tls` is set.
+    /// Connects to `addr`, over TLS when `tls` is set (any certificate accepted).
     pub async fn connect(addr: SocketAddr, tls: bool) -> Result<Self, RtError> {
+        let mode = if tls {
+            TlsMode::AnyCertificate
+        } else {
+            TlsMode::Plain
+        };
         let stream = TcpStream::connect(addr).await.map_err(|e| RtError::Http {
             reason: format!("connect to {addr}: {e}"),
         })?;
+        let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+        Self::over(stream, &addr.to_string(), name, mode).await
+    }
+
+    /// Connects to `host:port` (a DNS name or an IP address), as `mode` says. The
+    /// `Host` header names the host, with the port unless it is the scheme's default.
+    pub async fn connect_to(host: &str, port: u16, mode: TlsMode) -> Result<Self, RtError> {
+        let stream = TcpStream::connect((host, port))
+            .await
+            .map_err(|e| RtError::Http {
+                reason: format!("connect to {host}:{port}: {e}"),
+            })?;
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
+            RtError::Http {
+                reason: format!("{host:?} is not a valid host name: {e}"),
+            }
+        })?;
+        let default_port = if mode == TlsMode::Plain { 80 } else { 443 };
+        let authority = if port == default_port {
+            host.to_owned()
+        } else {
+            format!("{host}:{port}")
+        };
+        Self::over(stream, &authority, name, mode).await
+    }
+
+    async fn over(
+        stream: TcpStream,
+        authority: &str,
+        name: rustls::pki_types::ServerName<'static>,
+        mode: TlsMode,
+    ) -> Result<Self, RtError> {
         let _ = stream.set_nodelay(true);
-        let host = HeaderValue::from_str(&addr.to_string()).map_err(|e| RtError::Http {
+        let host = HeaderValue::from_str(authority).map_err(|e| RtError::Http {
             reason: e.to_string(),
         })?;
-        let sender = if tls {
-            let connector = TlsConnector::from(crate::tls::insecure_client_config()?);
-            let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-            let tls_stream = connector
-                .connect(name, stream)
-                .await
-                .map_err(|e| RtError::Http {
-                    reason: format!("TLS handshake with {addr}: {e}"),
-                })?;
-            Self::handshake(TokioIo::new(tls_stream)).await?
-        } else {
-            Self::handshake(TokioIo::new(stream)).await?
+        let config = match mode {
+            TlsMode::Plain => None,
+            TlsMode::AnyCertificate => Some(crate::tls::insecure_client_config()?),
+            TlsMode::Verified => Some(crate::tls::verified_client_config()?),
+        };
+        let sender = match config {
+            Some(config) => {
+                let tls_stream = TlsConnector::from(config)
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| RtError::Http {
+                        reason: format!("TLS handshake with {authority}: {e}"),
+                    })?;
+                Self::handshake(TokioIo::new(tls_stream)).await?
+            }
+            None => Self::handshake(TokioIo::new(stream)).await?,
         };
         Ok(Self { sender, host })
     }

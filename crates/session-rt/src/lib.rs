@@ -1,7 +1,8 @@
 //! Runtime helpers shared by the Session services (node, registry, community and file
 //! servers): an injected [`clock::Clock`], graceful [`shutdown`], HTTP(S) server
 //! scaffolding ([`http::serve`]) and a lean client, typed TOML [`config`] loading,
-//! self-signed [`tls`] certificates, private-file helpers and log [`redact`]ion.
+//! self-signed [`tls`] certificates, private-file helpers, log [`redact`]ion and the
+//! server side of v4 onion requests ([`lsrpc`]).
 
 pub mod clock;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod fs;
 pub mod http;
 pub mod logging;
+pub mod lsrpc;
 pub mod redact;
 pub mod shutdown;
 pub mod tls;

@@ -85,6 +85,55 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// Where [`verified_client_config`] looks for the system's trusted CA certificates
+/// (PEM bundles), after the file named by `SSL_CERT_FILE`.
+pub const CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// A client configuration that validates server certificates against the system's
+/// CA bundle (first of `SSL_CERT_FILE` and [`CA_BUNDLES`] that exists): what a node
+/// uses to reach community and file servers over HTTPS. Fails when no bundle holds a
+/// usable certificate.
+pub fn verified_client_config() -> Result<Arc<rustls::ClientConfig>, RtError> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    if let Some(c) = CONFIG.get() {
+        return Ok(c.clone());
+    }
+    let from_env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+    let candidates = from_env
+        .into_iter()
+        .chain(CA_BUNDLES.iter().map(std::path::PathBuf::from));
+    let mut roots = rustls::RootCertStore::empty();
+    for path in candidates {
+        let Ok(pem) = std::fs::read(&path) else {
+            continue;
+        };
+        for cert in CertificateDer::pem_slice_iter(&pem).flatten() {
+            // A bundle may hold certificates rustls cannot use; skip those.
+            let _ = roots.add(cert);
+        }
+        if !roots.is_empty() {
+            break;
+        }
+    }
+    if roots.is_empty() {
+        return Err(tls_err(
+            "no trusted CA certificates found (set SSL_CERT_FILE to a PEM bundle)",
+        ));
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(CONFIG.get_or_init(|| Arc::new(config)).clone())
+}
+
 /// The client configuration for talking to service nodes: any certificate is accepted,
 /// but the handshake signature is still checked against the presented certificate.
 pub fn insecure_client_config() -> Result<Arc<rustls::ClientConfig>, RtError> {

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod faults;
+pub mod onion;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -149,3 +149,56 @@ async fn fourteen_nodes_two_swarms_then_a_third() {
     net.shutdown().await.unwrap();
     eprintln!("whole-network test took {:?}", started.elapsed());
 }
+
+/// `oxend_request` (storage-node §2.13): a node answers `get_service_nodes` from its
+/// registry, as clients refresh their node list; other endpoints and bad params are 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_answer_oxend_requests_from_the_registry() {
+    let net = TestNetwork::start(5).await.unwrap();
+    let node = net.node(3).unwrap();
+    let (status, body) = node
+        .rpc(
+            "oxend_request",
+            serde_json::json!({"endpoint": "get_service_nodes",
+                "params": {"active_only": true, "fields": {"pubkey_ed25519": true}}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body["t"].is_u64() && body["hf"].is_array(), "{body}");
+    let listed: BTreeSet<String> = body["result"]["service_node_states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["pubkey_ed25519"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = net.nodes().iter().map(|n| n.pubkey_hex()).collect();
+    assert_eq!(listed, expected);
+    // bt-style params as a JSON string work too.
+    let (status, _) = node
+        .rpc(
+            "oxend_request",
+            serde_json::json!({"endpoint": "get_service_nodes", "params": "{\"limit\": 2}"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    for (params, what) in [
+        (serde_json::json!({"endpoint": "get_block"}), "not allowed"),
+        (serde_json::json!({}), "endpoint"),
+        (
+            serde_json::json!({"endpoint": "get_service_nodes", "params": [1]}),
+            "params",
+        ),
+        (
+            serde_json::json!({"endpoint": "get_service_nodes",
+                "params": {"service_node_pubkeys": ["zz"]}}),
+            "service_node_pubkeys",
+        ),
+    ] {
+        let (status, body) = node.rpc("oxend_request", params.clone()).await.unwrap();
+        assert_eq!(status, 400, "{params}: {body}");
+        assert!(body.as_str().unwrap().contains(what), "{params}: {body}");
+    }
+    net.shutdown().await.unwrap();
+}

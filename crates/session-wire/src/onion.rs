@@ -7,7 +7,10 @@
 //! * the proxy target filter ([`is_allowed_proxy_target`]);
 //! * v4 request/response bodies `l<len>:<json>[<len>:<body>]e`;
 //! * the storage node's (v3-style) JSON response and its base64 / `{"result": …}` wrapper;
-//! * the node-to-node relay dict of `sn.onion_request` ([`RelayRequest`]).
+//! * the node-to-node relay dict of `sn.onion_request` ([`RelayRequest`]);
+//! * what a hop does with a layer, as a pure function ([`hop`]).
+
+pub mod hop;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,6 +1,6 @@
 //! Node-to-node requests (the `sn.*` commands of storage-node §1.4): swarm forwarding
-//! (`storage_cc`, §5.6), bulk hand-over (`data`, §5.7), `ping` and the proof-of-storage
-//! test (`storage_test`, §8.4).
+//! (`storage_cc`, §5.6), bulk hand-over (`data`, §5.7), `ping`, the proof-of-storage
+//! test (`storage_test`, §8.4) and onion relaying (`onion_request`, §7.1).
 //!
 //! **Transport.** The reference carries these over OxenMQ, where CurveZMQ authenticates
 //! the caller's X25519 key. This implementation has no OxenMQ transport, so they travel
@@ -23,7 +23,8 @@
 //! Bodies: `storage_cc` is the client's JSON `{"method", "params"}` (the original
 //! params object, so the client signature still verifies), answered like
 //! `/storage_rpc/v1`; `data` is the `sn.data` bulk format (`session_wire::storage`);
-//! `ping` answers `pong`; `storage_test` is described in [`crate::testing`].
+//! `ping` answers `pong`; `storage_test` is described in [`crate::testing`];
+//! `onion_request` carries an onion layer to the next hop ([`crate::onion`]).
 
 pub mod client;
 
@@ -60,6 +61,8 @@ pub enum Command {
     Ping,
     /// Proof that a record is held.
     StorageTest,
+    /// An onion layer relayed by the previous hop (`sn.onion_request`).
+    OnionRequest,
 }
 
 impl Command {
@@ -70,6 +73,7 @@ impl Command {
             Self::Data => "data",
             Self::Ping => "ping",
             Self::StorageTest => "storage_test",
+            Self::OnionRequest => "onion_request",
         }
     }
 
@@ -80,6 +84,7 @@ impl Command {
             "data" => Self::Data,
             "ping" => Self::Ping,
             "storage_test" => Self::StorageTest,
+            "onion_request" => Self::OnionRequest,
             _ => return None,
         })
     }
@@ -239,10 +244,14 @@ mod tests {
             Command::Data,
             Command::Ping,
             Command::StorageTest,
+            Command::OnionRequest,
         ] {
             assert_eq!(Command::from_name(c.name()), Some(c));
             assert_eq!(c.path(), format!("/sn/v1/{c}"));
         }
-        assert_eq!(Command::from_name("onion_request"), None);
+        assert_eq!(
+            Command::from_name("onion_request"),
+            Some(Command::OnionRequest)
+        );
     }
 }

@@ -284,6 +284,10 @@ impl NetworkView for RegistryNetwork {
             .map(snode_info)
     }
 
+    fn funded_node(&self, pubkey: &[u8; 32]) -> Option<SnodeInfo> {
+        self.snapshot()?.node_info(pubkey)
+    }
+
     fn readiness(&self) -> std::result::Result<(), String> {
         match self.snapshot() {
             None => Err("not yet synced with the registry".into()),

@@ -28,13 +28,14 @@ use crate::limits::{
     STORE_TOLERANCE_MS, TTL_MAX_PRIVATE_MS, TTL_MAX_PUBLIC_MS, TTL_MIN_MS,
 };
 use crate::network::{NetworkView, Swarm, SwarmLookup};
+use crate::registry::RegistryClient;
 use crate::store::{ExpireMode, MessageStore, NewMessage, RetrieveLimits, read_failure};
 use crate::swarm::Forwarder;
 use crate::types::{Namespace, NsSelector, UserPubkey, access, message_hash};
 use params::encode_base64;
 use request::{
     Auth, Condition, Delete, DeleteAll, DeleteBefore, Expire, ExpireAll, GetExpiries, IfElse,
-    Method, RecursiveRequest, Request, Retrieve, Revocation, Store,
+    Method, OxendCall, RecursiveRequest, Request, Retrieve, Revocation, Store,
 };
 use session_wire::request_sig::{self, ExpireMode as SignedExpireMode, NamespaceScope};
 
@@ -136,6 +137,7 @@ pub struct Rpc {
     clock: Arc<dyn Clock>,
     keys: Arc<KeyCache>,
     forwarder: Option<Arc<Forwarder>>,
+    oxend: Option<Arc<RegistryClient>>,
 }
 
 fn now_ms(clock: &dyn Clock) -> i64 {
@@ -179,7 +181,15 @@ impl Rpc {
             clock,
             keys: Arc::default(),
             forwarder: None,
+            oxend: None,
         }
+    }
+
+    /// Answers `oxend_request` by forwarding to this registry (the reference forwards to
+    /// its oxend). Without one, `oxend_request` fails with 502.
+    pub fn with_oxend(mut self, registry: Arc<RegistryClient>) -> Self {
+        self.oxend = Some(registry);
+        self
     }
 
     /// Forwards recursive client writes to swarm peers through `forwarder`.
@@ -300,6 +310,7 @@ impl Rpc {
                 Request::GetExpiries(r) => self.get_expiries(r).await,
                 Request::GetSwarm(pk) => Ok(self.get_swarm(&pk)),
                 Request::Info => Ok(self.info()),
+                Request::OxendRequest(call) => self.oxend_request(call).await,
                 Request::Revoke(r) => self.revoke(r, origin).await,
                 Request::Unrevoke(r) => self.unrevoke(r, origin).await,
                 Request::Batch(reqs) => Ok(self.batch(reqs, false).await),
@@ -1010,6 +1021,36 @@ impl Rpc {
         body.insert("timestamp".into(), json!(now));
         self.add_misc(&mut body, now);
         RpcResponse::json(200, Value::Object(body))
+    }
+
+    /// `oxend_request` (storage-node §2.13): the registry's answer as `{"result", "t",
+    /// "hf"}`. The registry refusing the params is the client's error (400); the registry
+    /// being unreachable is 502.
+    async fn oxend_request(&self, call: OxendCall) -> Result<RpcResponse> {
+        let Some(registry) = &self.oxend else {
+            return Err(NodeError::OxendUnavailable(
+                "this node follows no registry".into(),
+            ));
+        };
+        let result = match registry.call(call.endpoint.name(), call.params).await {
+            Ok(v) => v,
+            Err(NodeError::Registry {
+                kind: Some(kind),
+                reason,
+                ..
+            }) => {
+                return Err(NodeError::invalid(format!(
+                    "oxend_request {}: {kind}: {reason}",
+                    call.endpoint.name()
+                )));
+            }
+            Err(e) => return Err(NodeError::OxendUnavailable(e.to_string())),
+        };
+        let now = now_ms(&*self.clock);
+        let mut body = Map::new();
+        body.insert("result".into(), result);
+        self.add_misc(&mut body, now);
+        Ok(RpcResponse::json(200, Value::Object(body)))
     }
 
     async fn batch(&self, reqs: Vec<Request>, sequence: bool) -> RpcResponse {

@@ -24,6 +24,7 @@ pub enum Method {
     GetExpiries,
     GetSwarm,
     Info,
+    OxendRequest,
     RevokeSubaccount,
     UnrevokeSubaccount,
     Batch,
@@ -45,6 +46,7 @@ impl Method {
             "get_expiries" => Self::GetExpiries,
             "get_swarm" | "get_snodes_for_pubkey" => Self::GetSwarm,
             "info" => Self::Info,
+            "oxend_request" => Self::OxendRequest,
             "revoke_subaccount" => Self::RevokeSubaccount,
             "unrevoke_subaccount" => Self::UnrevokeSubaccount,
             "batch" => Self::Batch,
@@ -67,6 +69,7 @@ impl Method {
             Self::GetExpiries => "get_expiries",
             Self::GetSwarm => "get_swarm",
             Self::Info => "info",
+            Self::OxendRequest => "oxend_request",
             Self::RevokeSubaccount => "revoke_subaccount",
             Self::UnrevokeSubaccount => "unrevoke_subaccount",
             Self::Batch => "batch",
@@ -206,6 +209,35 @@ pub struct IfElse {
     pub otherwise: Option<Request>,
 }
 
+/// The registry (oxend) endpoints a client may reach through `oxend_request`
+/// (storage-node §2.13): only these two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OxendEndpoint {
+    /// `get_service_nodes`: the node list (clients refresh their directory with it).
+    GetServiceNodes,
+    /// `ons_resolve`: a Session name lookup.
+    OnsResolve,
+}
+
+impl OxendEndpoint {
+    /// The endpoint's name, which is also the registry's JSON-RPC method.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::GetServiceNodes => "get_service_nodes",
+            Self::OnsResolve => "ons_resolve",
+        }
+    }
+}
+
+/// An `oxend_request`: the endpoint and its params object.
+#[derive(Clone, Debug)]
+pub struct OxendCall {
+    /// Which endpoint.
+    pub endpoint: OxendEndpoint,
+    /// Its params (an empty object when absent).
+    pub params: Value,
+}
+
 /// A parsed client request.
 #[derive(Clone, Debug)]
 pub enum Request {
@@ -219,6 +251,7 @@ pub enum Request {
     GetExpiries(GetExpiries),
     GetSwarm(UserPubkey),
     Info,
+    OxendRequest(OxendCall),
     Revoke(Revocation),
     Unrevoke(Revocation),
     Batch(Vec<Request>),
@@ -816,6 +849,45 @@ fn parse_ifelse(p: Params<'_>) -> Result<IfElse> {
     })
 }
 
+fn parse_oxend_request(p: Params<'_>) -> Result<OxendCall> {
+    let endpoint = match p.0.get("endpoint") {
+        Some(Value::String(e)) => match e.as_str() {
+            "get_service_nodes" => OxendEndpoint::GetServiceNodes,
+            "ons_resolve" => OxendEndpoint::OnsResolve,
+            other => {
+                return Err(NodeError::invalid(format!(
+                    "oxend_request: endpoint {other:?} is not allowed (only get_service_nodes \
+                     and ons_resolve)"
+                )));
+            }
+        },
+        _ => {
+            return Err(NodeError::invalid(
+                "oxend_request: no string \"endpoint\" field",
+            ));
+        }
+    };
+    let params = match p.0.get("params") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(v @ Value::Object(_)) => v.clone(),
+        // bt requests carry the params as a JSON string.
+        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => {
+                return Err(NodeError::invalid(
+                    "oxend_request: \"params\" is not a JSON object",
+                ));
+            }
+        },
+        Some(_) => {
+            return Err(NodeError::invalid(
+                "oxend_request: \"params\" is not a JSON object",
+            ));
+        }
+    };
+    Ok(OxendCall { endpoint, params })
+}
+
 /// Parses the `params` of `method`.
 pub fn parse_method(method: Method, params: &Map<String, Value>) -> Result<Request> {
     let inner = parse_plain(method, params)?;
@@ -851,6 +923,7 @@ fn parse_plain(method: Method, params: &Map<String, Value>) -> Result<Request> {
         Method::GetExpiries => Request::GetExpiries(parse_get_expiries(p)?),
         Method::GetSwarm => Request::GetSwarm(parse_get_swarm(p)?),
         Method::Info => Request::Info,
+        Method::OxendRequest => Request::OxendRequest(parse_oxend_request(p)?),
         Method::RevokeSubaccount => Request::Revoke(parse_revoke(p)?),
         Method::UnrevokeSubaccount => Request::Unrevoke(parse_unrevoke(p)?),
         Method::Batch => Request::Batch(parse_subrequests(p)?),
