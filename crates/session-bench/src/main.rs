@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod crypto;
 mod measure;
 mod node;
+mod onion;
 mod sodium;
 
 /// Benchmarks of the Session implementation. Each prints one JSON object per line.
@@ -22,11 +23,18 @@ enum Scenario {
     Crypto(crypto::Args),
     /// Service node: store and signed retrieve over loopback HTTP, next to raw SQLite.
     Node(node::Args),
+    /// Onion requests through 0–3 relaying nodes on loopback, next to the per-hop crypto.
+    Onion(onion::Args),
+    /// The load process of `onion`'s throughput measurement (started by it).
+    #[command(hide = true)]
+    OnionLoad(onion::LoadArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Crypto(args) => crypto::run(args),
         Scenario::Node(args) => node::run(args),
+        Scenario::Onion(args) => onion::run(args),
+        Scenario::OnionLoad(args) => onion::load(args),
     }
 }

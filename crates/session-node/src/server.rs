@@ -1,5 +1,6 @@
 //! The HTTP(S) front (storage-node spec §1.3): `POST /storage_rpc/v1`,
-//! `POST /onion_req/v2` ([`crate::onion`]), `POST /ping_test/v1`, `GET /get_stats/v1`,
+//! `POST /onion_req/v2` and `/onion_req/v2/relay` ([`crate::onion`]), `POST /ping_test/v1`,
+//! `GET /get_stats/v1`,
 //! the node-to-node `POST /sn/v1/<command>` ([`crate::peer`]), 404 for anything else,
 //! and the
 //! pre-body checks in the reference's order: readiness (503), IPv4 client (400), rate
@@ -127,10 +128,16 @@ async fn route(state: Arc<ServerState>, peer: SocketAddr, req: Request) -> Respo
             Ok(r) => render(&state, r, None),
             Err(e) => render(&state, e.to_response(), None),
         },
-        (Method::POST, "/onion_req/v2") => match onion_entry(&state, peer, req).await {
+        (Method::POST, "/onion_req/v2") => match onion_layer(&state, peer, req, false).await {
             Ok(r) => render_onion(&state, r),
             Err(e) => render(&state, e.to_response(), None),
         },
+        (Method::POST, crate::onion::RELAY_PATH) => {
+            match onion_layer(&state, peer, req, true).await {
+                Ok(r) => render_onion(&state, r),
+                Err(e) => render(&state, e.to_response(), None),
+            }
+        }
         (Method::POST, "/ping_test/v1") => {
             let key = crate::rpc::params::encode_base64(&state.rpc.identity().legacy_public());
             render(
@@ -192,24 +199,36 @@ async fn storage_rpc(
     Ok(state.rpc.handle_body(&body).await)
 }
 
-/// `POST /onion_req/v2`: a client's entry request, this node being its guard.
-async fn onion_entry(
+/// `POST /onion_req/v2` (a client's entry request, this node being its guard) or
+/// `POST /onion_req/v2/relay` (a layer relayed by the previous hop).
+async fn onion_layer(
     state: &Arc<ServerState>,
     peer: SocketAddr,
     req: Request,
+    relayed: bool,
 ) -> Result<OnionReply, NodeError> {
     ready(state)?;
     let body = read_body(req).await?;
-    let layer = match crate::onion::parse_entry(&body) {
+    let parsed = if relayed {
+        crate::onion::parse_relayed(&body)
+    } else {
+        crate::onion::parse_entry(&body)
+    };
+    let layer = match parsed {
         Ok(l) => l,
         Err(refused) => return Ok(refused),
     };
-    let client = format!(
+    let from = format!(
         "{}:{}",
         session_rt::redact::redact_ip(peer.ip()),
         peer.port()
     );
-    Ok(state.onion.handle(layer, PrevHop::Client(&client)).await)
+    let prev = if relayed {
+        PrevHop::Hop(&from)
+    } else {
+        PrevHop::Client(&from)
+    };
+    Ok(state.onion.handle(layer, prev).await)
 }
 
 fn ready(state: &ServerState) -> Result<(), NodeError> {
@@ -292,14 +311,6 @@ async fn peer_request(
         return Err(NodeError::PeerNotActive(hex::encode(caller)));
     }
     let reply = match command {
-        Command::OnionRequest => {
-            ready(state)?;
-            let reply = match crate::onion::parse_relayed(&body) {
-                Ok(layer) => state.onion.handle(layer, PrevHop::Node(&caller)).await,
-                Err(refused) => refused,
-            };
-            return Ok(render_onion(state, reply));
-        }
         Command::Ping => Ok(RpcResponse::text(200, "pong")),
         Command::StorageCc => {
             let v: serde_json::Value =

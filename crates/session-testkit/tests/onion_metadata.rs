@@ -124,8 +124,9 @@ async fn each_hop_sees_only_its_neighbours() {
         |lines: &[String], needle: &str| lines.iter().any(|l| message_part(l).contains(needle));
     // Positive: each hop knows its neighbours.
     assert!(contains(&g, &short(&middle.ed25519)), "{g:#?}");
-    assert!(contains(&m, &short(&guard.ed25519)), "{m:#?}");
+    assert!(contains(&m, "from=hop "), "{m:#?}");
     assert!(contains(&m, &short(&exit.ed25519)), "{m:#?}");
+    assert!(contains(&x, "from=hop "), "{x:#?}");
     assert!(contains(&x, &short(&dest.ed25519)), "{x:#?}");
     // Negative: nothing beyond them.
     assert!(
@@ -134,6 +135,10 @@ async fn each_hop_sees_only_its_neighbours() {
     );
     assert!(!contains(&g, &short(&exit.ed25519)), "guard saw the exit");
     assert!(!contains(&m, client), "middle saw the client");
+    assert!(
+        !contains(&m, &short(&guard.ed25519)),
+        "middle learnt the guard's key"
+    );
     assert!(
         !contains(&m, &short(&dest.ed25519)),
         "middle saw the destination"

@@ -5,10 +5,10 @@
 //! `u32le(N) ‖ ciphertext (N bytes) ‖ {"ephemeral_key": hex, "enc_type"?, "hop_no"?}`
 //! ([`parse_entry`]).
 //!
-//! **Between hops.** A hop relays to the next one with `POST /sn/v1/onion_request`
-//! (the node-to-node transport of [`crate::peer`], signed by the relaying node), whose
-//! body is the bt dict of the reference's `sn.onion_request`
-//! `{data, enc_type, ephemeral_key (32 raw bytes), hop_no}`.
+//! **Between hops.** A hop relays to the next one with `POST /onion_req/v2/relay`
+//! ([`RELAY_PATH`], over the pooled node-to-node connections of [`crate::peer`] but
+//! unsigned: see there why), whose body is the bt dict of the reference's
+//! `sn.onion_request` `{data, enc_type, ephemeral_key (32 raw bytes), hop_no}`.
 //!
 //! **At each hop** [`peel`] decrypts the layer with the node's X25519 key and the
 //! layer's ephemeral key (AES-GCM or XChaCha20-Poly1305, as `enc_type` says; AES-GCM when
@@ -34,9 +34,9 @@
 //! the client can drop it. A layer that decrypts but does not parse is answered with an
 //! encrypted 400 "Invalid json".
 //!
-//! **What a hop logs** (at debug level, never a body or a key of a layer): the guard the
-//! client's redacted address and the next hop; a middle hop the previous and next hop;
-//! the destination the previous hop and the reply's status.
+//! **What a hop logs** (at debug level, never a body or a key of a layer): where the
+//! layer came from (a client's or the previous hop's redacted address), the hop
+//! counter, and the next hop's key, the server's host or the reply's status.
 
 pub mod proxy;
 
@@ -48,10 +48,13 @@ use session_wire::onion::hop::{self, Layer, Refusal, Sealed, Step};
 use session_wire::onion::{RelayRequest, encode_snode_response, encode_snode_response_value};
 
 use crate::network::NetworkView;
-use crate::peer::{Command, PeerClient, PeerError};
+use crate::peer::{PeerClient, PeerError};
 use crate::rpc::{Rpc, RpcBody};
 
 pub use proxy::ServerProxy;
+
+/// Where relayed layers are POSTed.
+pub const RELAY_PATH: &str = "/onion_req/v2/relay";
 
 /// How long the guard waits for the rest of the path; each later hop waits
 /// [`RELAY_TIMEOUT_STEP`] less, so the hop nearest a failure reports it first.
@@ -124,20 +127,21 @@ pub fn parse_relayed(body: &[u8]) -> Result<Layer, OnionReply> {
     hop::parse_relayed(body).map_err(refusal_reply)
 }
 
-/// Where a layer came from, for the debug log.
+/// Where a layer came from, for the debug log: the redacted address of a client (the
+/// entry request) or of the previous hop.
 #[derive(Debug, Clone, Copy)]
 pub enum PrevHop<'a> {
-    /// A client (the entry request): its redacted address.
+    /// A client's entry request.
     Client(&'a str),
-    /// The previous hop's Ed25519 key.
-    Node(&'a [u8; 32]),
+    /// A relaying hop.
+    Hop(&'a str),
 }
 
 impl std::fmt::Display for PrevHop<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Client(addr) => write!(f, "client {addr}"),
-            Self::Node(key) => write!(f, "node {}", short(key)),
+            Self::Hop(addr) => write!(f, "hop {addr}"),
         }
     }
 }
@@ -214,11 +218,7 @@ impl OnionRelay {
             .saturating_sub(RELAY_TIMEOUT_STEP.saturating_mul(steps))
             .max(MIN_RELAY_TIMEOUT);
         let body = Bytes::from(forward.encode());
-        match self
-            .peers
-            .send(&info, Command::OnionRequest, body, false, timeout)
-            .await
-        {
+        match self.peers.relay_onion(&info, body, timeout).await {
             Ok(reply) => OnionReply {
                 status: reply.status,
                 content_type: reply

@@ -14,6 +14,7 @@ use session_rt::http::{HttpConnection, HttpReply};
 use super::{Command, PUBKEY_HEADER, RETRY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::identity::NodeIdentity;
 use crate::network::SnodeInfo;
+use crate::onion::RELAY_PATH;
 
 /// Idle connections kept per peer address.
 const POOL_PER_PEER: usize = 16;
@@ -137,7 +138,38 @@ impl PeerClient {
         if retry {
             headers.push((RETRY_HEADER, "1"));
         }
-        let path = command.path();
+        self.exchange(addr, &command.path(), &headers, body).await
+    }
+
+    /// Hands an onion layer (the `sn.onion_request` bt dict) to the next hop's
+    /// `POST /onion_req/v2/relay`, unsigned (see the module docs of [`crate::peer`]),
+    /// within `timeout`.
+    pub async fn relay_onion(
+        &self,
+        peer: &SnodeInfo,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<PeerReply, PeerError> {
+        let addr = Self::addr_of(peer)?;
+        let headers = [("content-type", "application/octet-stream")];
+        let exchange = self.exchange(addr, RELAY_PATH, &headers, body);
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.forget(addr);
+                Err(PeerError::Timeout)
+            }
+        }
+    }
+
+    /// One request on a pooled connection to `addr` (or a new one).
+    async fn exchange(
+        &self,
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<PeerReply, PeerError> {
         // A pooled connection may have been closed by the peer meanwhile: one retry on a
         // fresh connection.
         let mut last = String::new();
@@ -150,7 +182,7 @@ impl PeerClient {
                     .await
                     .map_err(|e| PeerError::Unreachable(e.to_string()))?,
             };
-            match conn.request("POST", &path, &headers, body.clone()).await {
+            match conn.request("POST", path, headers, body.clone()).await {
                 Ok(reply) => {
                     self.give_back(addr, conn);
                     return Ok(reply);

@@ -1,6 +1,6 @@
 //! Node-to-node requests (the `sn.*` commands of storage-node §1.4): swarm forwarding
-//! (`storage_cc`, §5.6), bulk hand-over (`data`, §5.7), `ping`, the proof-of-storage
-//! test (`storage_test`, §8.4) and onion relaying (`onion_request`, §7.1).
+//! (`storage_cc`, §5.6), bulk hand-over (`data`, §5.7), `ping` and the proof-of-storage
+//! test (`storage_test`, §8.4).
 //!
 //! **Transport.** The reference carries these over OxenMQ, where CurveZMQ authenticates
 //! the caller's X25519 key. This implementation has no OxenMQ transport, so they travel
@@ -23,8 +23,13 @@
 //! Bodies: `storage_cc` is the client's JSON `{"method", "params"}` (the original
 //! params object, so the client signature still verifies), answered like
 //! `/storage_rpc/v1`; `data` is the `sn.data` bulk format (`session_wire::storage`);
-//! `ping` answers `pong`; `storage_test` is described in [`crate::testing`];
-//! `onion_request` carries an onion layer to the next hop ([`crate::onion`]).
+//! `ping` answers `pong`; `storage_test` is described in [`crate::testing`].
+//!
+//! Onion layers travel between hops over the same pooled connections but unsigned, to
+//! `POST /onion_req/v2/relay` ([`PeerClient::relay_onion`], [`crate::onion`]): a relayed
+//! layer carries nothing a client could not send to `/onion_req/v2` itself, and its
+//! AEAD already authenticates it, so a signature would only double each hop's
+//! public-key work (the reference authenticates OxenMQ connections once, not requests).
 
 pub mod client;
 
@@ -61,8 +66,6 @@ pub enum Command {
     Ping,
     /// Proof that a record is held.
     StorageTest,
-    /// An onion layer relayed by the previous hop (`sn.onion_request`).
-    OnionRequest,
 }
 
 impl Command {
@@ -73,7 +76,6 @@ impl Command {
             Self::Data => "data",
             Self::Ping => "ping",
             Self::StorageTest => "storage_test",
-            Self::OnionRequest => "onion_request",
         }
     }
 
@@ -84,7 +86,6 @@ impl Command {
             "data" => Self::Data,
             "ping" => Self::Ping,
             "storage_test" => Self::StorageTest,
-            "onion_request" => Self::OnionRequest,
             _ => return None,
         })
     }
@@ -244,14 +245,10 @@ mod tests {
             Command::Data,
             Command::Ping,
             Command::StorageTest,
-            Command::OnionRequest,
         ] {
             assert_eq!(Command::from_name(c.name()), Some(c));
             assert_eq!(c.path(), format!("/sn/v1/{c}"));
         }
-        assert_eq!(
-            Command::from_name("onion_request"),
-            Some(Command::OnionRequest)
-        );
+        assert_eq!(Command::from_name("onion_request"), None);
     }
 }
