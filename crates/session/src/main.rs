@@ -35,6 +35,9 @@ enum Command {
     Registry(cmd::registry::RegistryCommand),
     /// Run a whole network on this machine: the registry and N service nodes.
     Devnet(cmd::devnet::DevnetArgs),
+    /// Reach a network through onion paths: nodes known, paths, round trips.
+    #[command(subcommand)]
+    Network(cmd::network::NetworkCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +51,7 @@ fn main() -> std::process::ExitCode {
         Command::Node(c) => cmd::node::run(c),
         Command::Registry(c) => cmd::registry::run(c),
         Command::Devnet(c) => cmd::devnet::run(c, cli.json),
+        Command::Network(c) => cmd::network::run(c, cli.json),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

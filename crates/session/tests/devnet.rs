@@ -95,10 +95,15 @@ impl Devnet {
 }
 
 fn session(args: &[&str], dir: &Path) -> (bool, String, String) {
+    let mut all = args.to_vec();
+    all.extend(["--dir", dir.to_str().unwrap()]);
+    run(&all)
+}
+
+/// Runs `session` with exactly `args`.
+fn run(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_session"))
         .args(args)
-        .arg("--dir")
-        .arg(dir)
         .output()
         .unwrap();
     (
@@ -206,6 +211,36 @@ fn devnet_forms_drills_stops_and_resumes() {
     let (ok, table, _) = session(&["devnet", "status"], &dir);
     assert!(ok);
     assert!(table.contains("ED25519 KEY"), "{table}");
+
+    // A client reaches the devnet through onion paths: real node processes, HTTPS,
+    // both layer ciphers.
+    let net_file = dir.join("network.toml");
+    let net_file = net_file.to_str().unwrap();
+    for enc in ["xchacha20", "aes-gcm"] {
+        let (ok, out, err) = run(&[
+            "--json",
+            "network",
+            "status",
+            "--network",
+            net_file,
+            "--enc",
+            enc,
+        ]);
+        assert!(ok, "network status ({enc}): {out}{err}");
+        let report: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(report["nodes_known"], NODES, "{report}");
+        let paths = report["paths"].as_array().unwrap();
+        assert!(!paths.is_empty(), "{report}");
+        assert!(
+            paths.iter().all(|p| p.as_array().unwrap().len() == 3),
+            "{report}"
+        );
+        let requests = report["requests"].as_array().unwrap();
+        assert!(!requests.is_empty(), "{report}");
+        assert!(requests.iter().all(|r| r["status"] == 200), "{report}");
+    }
+    let (ok, _, err) = run(&["network", "status", "--network", "/nonexistent"]);
+    assert!(!ok && err.contains("session devnet"), "{err}");
 
     // Drill: stop node 2, then start it again.
     let pid2 = node(&st, 2)["pid"].as_u64().unwrap() as u32;

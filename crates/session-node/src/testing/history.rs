@@ -20,11 +20,15 @@ pub struct PeerHistory {
     pub last_failure: Option<u64>,
     /// Last pass (ms).
     pub last_pass: Option<u64>,
+    /// When this validator first tested the worker (ms): the start of its grace
+    /// period for a first uptime proof.
+    pub first_seen: Option<u64>,
 }
 
 impl PeerHistory {
     /// Records one test result at `now`.
     pub fn record(&mut self, passed: bool, now: u64) {
+        self.first_seen.get_or_insert(now);
         if passed {
             self.last_pass = Some(now);
             self.failing_since = None;
@@ -81,10 +85,22 @@ pub enum Verdict {
 /// without enough credit); decommissioned workers that pass are recommissioned, and
 /// deregistered once their credit is negative. A worker this validator has never
 /// tested is judged on its uptime proof alone and never recommissioned.
+///
+/// An active worker's proof age counts at the earliest from when this validator first
+/// tested it (§3.3: each validator judges from its own view, and voting starts only
+/// after a full validity period), so a node that just registered — or a validator that
+/// just started — does not vote a node out before it could send a first proof. A
+/// decommissioned worker needs a fresh proof of its own to come back.
 pub fn verdict(h: &PeerHistory, w: &WorkerState, rules: &Rules, now_ms: u64) -> Verdict {
     let now_s = now_ms / 1000;
     let mut reasons = 0u16;
-    if now_s.saturating_sub(w.last_uptime_proof) > rules.proof_validity_secs {
+    let grace_from = if w.active {
+        h.first_seen.map_or(0, |ms| ms / 1000)
+    } else {
+        0
+    };
+    let proof_at = w.last_uptime_proof.max(grace_from);
+    if now_s.saturating_sub(proof_at) > rules.proof_validity_secs {
         reasons |= reason::UPTIME;
     }
     if h.failing_for(rules.failure_threshold_secs.saturating_mul(1000), now_ms) {
@@ -167,13 +183,31 @@ mod tests {
             verdict(&failing, &worker(true, 10, 59), &RULES, NOW),
             Verdict::Vote(NewState::Deregister, reason::STORAGE)
         );
-        // A stale uptime proof alone fails an active node.
+        // A stale uptime proof alone fails an active node (tested for a while)…
+        let mut long_known = PeerHistory::default();
+        long_known.record(true, NOW - 200_000);
+        long_known.record(true, NOW);
         assert_eq!(
-            verdict(&passing, &worker(true, 126, 100), &RULES, NOW),
+            verdict(&long_known, &worker(true, 126, 100), &RULES, NOW),
             Verdict::Vote(NewState::Decommission, reason::UPTIME)
         );
+        // …but not one first seen less than a validity period ago: a new node that has
+        // not sent its first proof yet, or a validator that just started.
+        let new_node = WorkerState {
+            active: true,
+            last_uptime_proof: 0,
+            credit: 100,
+        };
+        assert_eq!(verdict(&passing, &new_node, &RULES, NOW), Verdict::Nothing);
         assert_eq!(
-            verdict(&failing, &worker(true, 200, 100), &RULES, NOW),
+            verdict(&passing, &new_node, &RULES, NOW + 126_000),
+            Verdict::Vote(NewState::Decommission, reason::UPTIME)
+        );
+        let mut failing_long = PeerHistory::default();
+        failing_long.record(false, NOW - 200_000);
+        failing_long.record(false, NOW);
+        assert_eq!(
+            verdict(&failing_long, &worker(true, 200, 100), &RULES, NOW),
             Verdict::Vote(NewState::Decommission, reason::UPTIME | reason::STORAGE)
         );
         // Decommissioned: recommission once it passes with a fresh proof; abstain while

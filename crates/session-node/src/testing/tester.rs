@@ -247,10 +247,7 @@ impl Tester {
                     tracing::info!(worker = %&hex::encode(worker)[..8], height, change = ?state, "vote submitted");
                     report.votes.push((worker, state));
                 }
-                Err(e) => {
-                    eprintln!("vote not accepted: {e}");
-                    tracing::debug!("vote not accepted: {e}")
-                }
+                Err(e) => tracing::debug!("vote not accepted: {e}"),
             }
         }
         Ok(report)

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod devnet;
+pub mod network;
 pub mod node;
 pub mod registry;
 pub mod serve;
