@@ -131,78 +131,7 @@ fn enc_type<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<EncType, D::
     })
 }
 
-/// A parsed `http(s)://host[:port]/path` URL (registry endpoints).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpUrl {
-    /// `https`.
-    pub tls: bool,
-    /// Host name or IP (brackets stripped from IPv6).
-    pub host: String,
-    /// Port (default 80 / 443).
-    pub port: u16,
-    /// Path with query, starting with `/` (default `/`).
-    pub path: String,
-}
-
-impl HttpUrl {
-    /// Parses an `http://` or `https://` URL.
-    pub fn parse(url: &str) -> std::result::Result<Self, String> {
-        let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
-            (false, r)
-        } else if let Some(r) = url.strip_prefix("https://") {
-            (true, r)
-        } else {
-            return Err(format!("{url:?} is not an http:// or https:// URL"));
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let (host, port) = split_host_port(authority)
-            .ok_or_else(|| format!("{url:?}: bad host or port {authority:?}"))?;
-        Ok(Self {
-            tls,
-            host: host.to_owned(),
-            port: port.unwrap_or(if tls { 443 } else { 80 }),
-            path: path.to_owned(),
-        })
-    }
-}
-
-impl std::fmt::Display for HttpUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let scheme = if self.tls { "https" } else { "http" };
-        if self.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}{}", self.host, self.port, self.path)
-        } else {
-            write!(f, "{scheme}://{}:{}{}", self.host, self.port, self.path)
-        }
-    }
-}
-
-/// `host`, `host:port`, `[v6]` or `[v6]:port`.
-fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        match after {
-            "" => (host, None),
-            p => (host, Some(p.strip_prefix(':')?)),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() || host.contains(['@', ' ', '/']) {
-        return None;
-    }
-    let port = match port {
-        None => None,
-        Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p != 0)?),
-    };
-    Some((host, port))
-}
+pub use session_rt::url::HttpUrl;
 
 impl NetworkConfig {
     /// A configuration for `network` with these registry URLs and default settings
@@ -254,7 +183,8 @@ impl NetworkConfig {
             return Err("network: must not be empty".into());
         }
         for (i, url) in self.registry_urls.iter().enumerate() {
-            HttpUrl::parse(url).map_err(|e| format!("registry_urls[{i}]: {e}"))?;
+            url.parse::<HttpUrl>()
+                .map_err(|e| format!("registry_urls[{i}]: {e}"))?;
         }
         for (i, n) in self.nodes.iter().enumerate() {
             n.to_snode().map_err(|e| format!("nodes[{i}].{e}"))?;
@@ -297,7 +227,7 @@ impl NetworkConfig {
     pub fn registry_endpoints(&self) -> Vec<HttpUrl> {
         self.registry_urls
             .iter()
-            .filter_map(|u| HttpUrl::parse(u).ok())
+            .filter_map(|u| u.parse::<HttpUrl>().ok())
             .collect()
     }
 
@@ -439,26 +369,5 @@ swarm_id = 42
         );
         std::fs::write(dir.path().join("network.toml"), DEVNET).unwrap();
         assert!(NetworkConfig::load(&dir.path().join("network.toml")).is_ok());
-    }
-
-    #[test]
-    fn urls() {
-        let u = HttpUrl::parse("https://[::1]:8443/json_rpc?x=1").unwrap();
-        assert_eq!(
-            (u.host.as_str(), u.port, u.path.as_str()),
-            ("::1", 8443, "/json_rpc?x=1")
-        );
-        assert_eq!(u.to_string(), "https://[::1]:8443/json_rpc?x=1");
-        let u = HttpUrl::parse("http://seed1.example").unwrap();
-        assert_eq!((u.port, u.path.as_str()), (80, "/"));
-        for bad in [
-            "seed1",
-            "http://",
-            "http://a:b/",
-            "http://a:70000/",
-            "http://u@h/",
-        ] {
-            assert!(HttpUrl::parse(bad).is_err(), "{bad}");
-        }
     }
 }

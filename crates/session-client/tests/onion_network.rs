@@ -4,8 +4,6 @@
 //! destination with both ciphers, v4 requests to a server through the exit, and a
 //! stopped node (middle hop, then guard) being detected, dropped and routed around.
 
-use std::sync::Arc;
-
 use base64::Engine as _;
 use serde_json::json;
 use session_client::{
@@ -239,22 +237,11 @@ async fn a_stopped_hop_or_guard_is_dropped_and_routed_around() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v4_requests_reach_a_server_through_the_exit() {
     let net = TestNetwork::start(6).await.unwrap();
-    let keypair = session_crypto::X25519Keypair::generate().unwrap();
     let app = axum::Router::new().route(
         "/hello",
         axum::routing::post(|body: String| async move { format!("hi {body}") }),
     );
-    let app = session_rt::lsrpc::with_lsrpc(app, Arc::new(keypair.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, shutdown) = session_rt::shutdown::channel();
-    tokio::spawn(session_rt::http::serve(
-        listener,
-        app,
-        None,
-        shutdown,
-        session_rt::http::ServeOptions::default(),
-    ));
+    let (addr, keypair, _stop) = session_testkit::onion::serve_v4(app).await.unwrap();
     let server = ServerTarget {
         host: "127.0.0.1".into(),
         port: addr.port(),

@@ -104,87 +104,9 @@ impl Default for RegistrySettings {
     }
 }
 
-/// A parsed `http(s)://host[:port][/path]` URL of a registry's JSON-RPC endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryUrl {
-    /// `https` (self-signed certificates accepted, as between service nodes).
-    pub tls: bool,
-    /// Host name or IP address (IPv6 without brackets).
-    pub host: String,
-    /// Port (default 80 / 443 by scheme).
-    pub port: u16,
-    /// Path, starting with `/` (default `/json_rpc`).
-    pub path: String,
-}
-
-impl RegistryUrl {
-    /// The default URL: a registry on this machine.
-    pub const DEFAULT: &'static str = "http://127.0.0.1:22030/json_rpc";
-}
-
-impl std::str::FromStr for RegistryUrl {
-    type Err = String;
-
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        let bad = |why: &str| format!("registry url {text:?}: {why}");
-        let (tls, rest) = if let Some(r) = text.strip_prefix("http://") {
-            (false, r)
-        } else if let Some(r) = text.strip_prefix("https://") {
-            (true, r)
-        } else {
-            return Err(bad("must start with http:// or https://"));
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/json_rpc"),
-        };
-        let default_port = if tls { 443 } else { 80 };
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '['"))?;
-            let port = match after.strip_prefix(':') {
-                Some(p) => p.parse().map_err(|_| bad("bad port"))?,
-                None if after.is_empty() => default_port,
-                None => return Err(bad("junk after the IPv6 address")),
-            };
-            (h.to_owned(), port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h.to_owned(), p.parse().map_err(|_| bad("bad port"))?),
-                None => (authority.to_owned(), default_port),
-            }
-        };
-        if host.is_empty() || host.contains('@') || host.chars().any(char::is_whitespace) {
-            return Err(bad("bad host"));
-        }
-        if path.chars().any(|c| c.is_whitespace() || c == '#') {
-            return Err(bad("bad path"));
-        }
-        Ok(Self {
-            tls,
-            host,
-            port,
-            path: path.to_owned(),
-        })
-    }
-}
-
-impl std::fmt::Display for RegistryUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let scheme = if self.tls { "https" } else { "http" };
-        if self.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}{}", self.host, self.port, self.path)
-        } else {
-            write!(f, "{scheme}://{}:{}{}", self.host, self.port, self.path)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for RegistryUrl {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+/// A registry's JSON-RPC URL (`http(s)://host[:port][/path]`, path `/json_rpc` when
+/// absent).
+pub use session_rt::url::HttpUrl as RegistryUrl;
 
 impl Default for NodeConfig {
     fn default() -> Self {
@@ -281,16 +203,8 @@ mod tests {
             .registry
             .unwrap();
         assert_eq!(d, RegistrySettings::default());
-        assert_eq!(d.url.to_string(), RegistryUrl::DEFAULT);
+        assert_eq!(d.url.to_string(), "http://127.0.0.1:22030/json_rpc");
         assert!(NodeConfig::parse("[registry]\nurll = \"x\"", "t").is_err());
         assert!(NodeConfig::parse("[registry]\nurl = \"ftp://x\"", "t").is_err());
-        let u: RegistryUrl = "https://[::1]/rpc".parse().unwrap();
-        assert_eq!(
-            (u.tls, u.host.as_str(), u.port, u.path.as_str()),
-            (true, "::1", 443, "/rpc")
-        );
-        assert_eq!(u.to_string(), "https://[::1]:443/rpc");
-        assert!("http://:5/".parse::<RegistryUrl>().is_err());
-        assert!("http://h:x/".parse::<RegistryUrl>().is_err());
     }
 }

@@ -14,6 +14,7 @@ pub mod lsrpc;
 pub mod redact;
 pub mod shutdown;
 pub mod tls;
+pub mod url;
 
 pub use clock::{Clock, MockClock, SystemClock};
 pub use error::RtError;

@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 
 use serde_json::json;
-use session_crypto::Ed25519PublicKey;
 use session_crypto::onion::{EncType, HopKey, client_encrypt};
+use session_crypto::{Ed25519PublicKey, X25519Keypair};
 use session_rt::http::{HttpConnection, HttpReply};
 use session_wire::onion::{FinalHopControl, RelayControl, encode_frame, encode_frame_raw};
 
@@ -91,6 +91,32 @@ pub fn build_onion(
     let meta = json!({"ephemeral_key": hex::encode(ephemeral), "enc_type": enc.as_str()});
     let body = encode_frame_raw(&plaintext, meta.to_string().as_bytes()).map_err(|e| fail(&e))?;
     Ok(BuiltOnion { body, keys })
+}
+
+/// A server answering v4 onion requests (`session_rt::lsrpc`) for `app`, on
+/// 127.0.0.1:0 with a fresh X25519 key: its address, the key, and the trigger that
+/// stops it.
+pub async fn serve_v4(
+    app: axum::Router,
+) -> Result<(SocketAddr, X25519Keypair, session_rt::ShutdownTrigger)> {
+    let keypair =
+        X25519Keypair::generate().map_err(|e| TestkitError::Task(format!("server key: {e}")))?;
+    let app = session_rt::lsrpc::with_lsrpc(app, std::sync::Arc::new(keypair.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(crate::io("bind a v4 server"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(crate::io("v4 server address"))?;
+    let (trigger, shutdown) = session_rt::shutdown::channel();
+    tokio::spawn(session_rt::http::serve(
+        listener,
+        app,
+        None,
+        shutdown,
+        session_rt::http::ServeOptions::default(),
+    ));
+    Ok((addr, keypair, trigger))
 }
 
 /// POSTs `body` to the guard's `/onion_req/v2`.

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 use session_crypto::onion::EncType;
-use session_testkit::onion::{OnionHop, build_onion, final_layer, send_onion};
+use session_testkit::onion::{OnionHop, build_onion, final_layer, send_onion, serve_v4};
 use session_testkit::{TestAccount, TestNetwork};
 use session_wire::onion::{decode_response_text, parse_snode_response};
 
@@ -241,28 +241,6 @@ async fn a_stopped_next_hop_is_named() {
     net.shutdown().await.unwrap();
 }
 
-/// A server speaking v4 onion requests (`GET /hello` → "hi") on 127.0.0.1:0.
-async fn v4_server() -> (
-    std::net::SocketAddr,
-    session_crypto::X25519Keypair,
-    session_rt::ShutdownTrigger,
-) {
-    let keypair = session_crypto::X25519Keypair::generate().unwrap();
-    let app = axum::Router::new().route("/hello", axum::routing::get(|| async { "hi" }));
-    let app = session_rt::lsrpc::with_lsrpc(app, std::sync::Arc::new(keypair.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (trigger, shutdown) = session_rt::shutdown::channel();
-    tokio::spawn(session_rt::http::serve(
-        listener,
-        app,
-        None,
-        shutdown,
-        session_rt::http::ServeOptions::default(),
-    ));
-    (addr, keypair, trigger)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_exit_proxies_v4_requests_to_servers() {
     use session_crypto::onion::client_encrypt;
@@ -271,7 +249,8 @@ async fn the_exit_proxies_v4_requests_to_servers() {
     };
     let net = TestNetwork::start(5).await.unwrap();
     let path: Vec<OnionHop> = (0..3).map(|i| net.hop(i).unwrap()).collect();
-    let (server, server_key, _stop) = v4_server().await;
+    let app = axum::Router::new().route("/hello", axum::routing::get(|| async { "hi" }));
+    let (server, server_key, _stop) = serve_v4(app).await.unwrap();
     let request = encode_v4_request(
         &V4RequestInfo {
             method: "GET".into(),
