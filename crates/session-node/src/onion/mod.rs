@@ -10,7 +10,7 @@
 //! unsigned: see there why), whose body is the bt dict of the reference's
 //! `sn.onion_request` `{data, enc_type, ephemeral_key (32 raw bytes), hop_no}`.
 //!
-//! **At each hop** [`peel`] decrypts the layer with the node's X25519 key and the
+//! **At each hop** [`hop::peel`] decrypts the layer with the node's X25519 key and the
 //! layer's ephemeral key (AES-GCM or XChaCha20-Poly1305, as `enc_type` says; AES-GCM when
 //! absent). The plaintext is again `u32le(N) ‖ blob ‖ JSON control`, and the control
 //! says what to do ([`Step`]):
@@ -28,7 +28,7 @@
 //!
 //! **Errors** a hop cannot encrypt (it could not decrypt, or it is not the
 //! destination) are plain text with the reference's words: 400 "Invalid ciphertext",
-//! 400 "onion request max path length exceeded" (more than [`MAX_HOPS`] hops),
+//! 400 "onion request max path length exceeded" (more than [`session_wire::onion::MAX_HOPS`] hops),
 //! 502 "Next node not found: <key>", and this implementation's 502 "Next node is
 //! unreachable: <key>" / 504 "Next node timed out: <key>", which name the failed hop so
 //! the client can drop it. A layer that decrypts but does not parse is answered with an
