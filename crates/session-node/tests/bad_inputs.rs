@@ -73,10 +73,24 @@ async fn bad_request_table() {
             "no method frobnicate".into(),
         ),
         (
-            "oxend_request is not available",
+            "oxend_request without an endpoint",
             envelope("oxend_request", json!({})),
             400,
-            "no method oxend_request".into(),
+            "invalid request: oxend_request: no string \"endpoint\" field".into(),
+        ),
+        (
+            "oxend_request to an endpoint that is not allowed",
+            envelope("oxend_request", json!({"endpoint": "get_block"})),
+            400,
+            "invalid request: oxend_request: endpoint \"get_block\" is not allowed (only \
+             get_service_nodes and ons_resolve)"
+                .into(),
+        ),
+        (
+            "oxend_request on a node without a registry",
+            envelope("oxend_request", json!({"endpoint": "get_service_nodes"})),
+            502,
+            "oxend request failed: this node follows no registry".into(),
         ),
         (
             "missing pubkey",
