@@ -27,9 +27,11 @@ pub mod client;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod message;
 pub mod onion;
 pub mod paths;
 pub mod rng;
+pub mod store;
 pub mod transport;
 
 pub use client::OnionClient;
