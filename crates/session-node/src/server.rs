@@ -1,10 +1,9 @@
 //! The HTTP(S) front (storage-node spec §1.3): `POST /storage_rpc/v1`,
-//! `POST /onion_req/v2` and `/onion_req/v2/relay` ([`crate::onion`]), `POST /ping_test/v1`,
-//! `GET /get_stats/v1`,
-//! the node-to-node `POST /sn/v1/<command>` ([`crate::peer`]), 404 for anything else,
-//! and the
-//! pre-body checks in the reference's order: readiness (503), IPv4 client (400), rate
-//! limit (429), long-poll header (410), body size (413).
+//! `POST /onion_req/v2` and `/onion_req/v2/relay` ([`crate::onion`]),
+//! `POST /ping_test/v1`, `GET /get_stats/v1`, the node-to-node `POST /sn/v1/<command>`
+//! ([`crate::peer`]), 404 for anything else, and the pre-body checks in the
+//! reference's order: readiness (503), IPv4 client (400), rate limit (429), long-poll
+//! header (410), body size (413).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -56,22 +55,34 @@ fn render(state: &ServerState, r: RpcResponse, extra: Option<(&'static str, Stri
         RpcBody::Json(v) => ("application/json", Body::from(v.to_string())),
         RpcBody::Text(t) => ("text/plain", Body::from(t)),
     };
+    let mut resp = respond(state, r.status, ctype, body);
+    if let Some((name, value)) = extra
+        && let Ok(v) = HeaderValue::from_str(&value)
+    {
+        resp.headers_mut().insert(name, v);
+    }
+    resp
+}
+
+/// An onion hop's answer: its status, content type and body as they are.
+fn render_onion(state: &ServerState, r: OnionReply) -> Response {
+    respond(state, r.status, &r.content_type, Body::from(r.body))
+}
+
+/// A response with the headers every answer of the node carries.
+fn respond(state: &ServerState, status: u16, content_type: &str, body: Body) -> Response {
     let mut resp = Response::new(body);
-    *resp.status_mut() =
-        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
     h.insert(header::SERVER, HeaderValue::from_static(SERVER_HEADER));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
     if state.cors_any {
         h.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
         );
-    }
-    if let Some((name, value)) = extra
-        && let Ok(v) = HeaderValue::from_str(&value)
-    {
-        h.insert(name, v);
     }
     resp
 }
@@ -100,24 +111,6 @@ async fn dispatch(
     let key = state.rpc.identity().ed25519_public();
     let span = tracing::debug_span!("node", id = %hex::encode(&key[..4]));
     route(state, peer, req).instrument(span).await
-}
-
-fn render_onion(state: &ServerState, r: OnionReply) -> Response {
-    let mut resp = Response::new(Body::from(r.body));
-    *resp.status_mut() =
-        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let h = resp.headers_mut();
-    h.insert(header::SERVER, HeaderValue::from_static(SERVER_HEADER));
-    if let Ok(v) = HeaderValue::from_str(&r.content_type) {
-        h.insert(header::CONTENT_TYPE, v);
-    }
-    if state.cors_any {
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-    }
-    resp
 }
 
 async fn route(state: Arc<ServerState>, peer: SocketAddr, req: Request) -> Response {

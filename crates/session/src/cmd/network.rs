@@ -83,9 +83,10 @@ async fn status(config: NetworkConfig, requests: usize) -> anyhow::Result<Value>
         .await
         .context("cannot build onion paths")?;
     let nodes = client.nodes();
+    let mut rng = session_client::rng::Rng::from_entropy();
     let mut results = Vec::with_capacity(requests);
-    for i in 0..requests {
-        let Some(dest) = nodes.get(pick(i, nodes.len())) else {
+    for _ in 0..requests {
+        let Some(dest) = nodes.get(rng.below(nodes.len())) else {
             break;
         };
         let start = Instant::now();
@@ -111,18 +112,6 @@ async fn status(config: NetworkConfig, requests: usize) -> anyhow::Result<Value>
         "requests": results,
         "clock_offset_ms": client.clock_offset_ms(),
     }))
-}
-
-/// A destination index that spreads requests over the directory without a RNG crate:
-/// time-seeded, then strided.
-fn pick(i: usize, n: usize) -> usize {
-    if n == 0 {
-        return 0;
-    }
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as usize);
-    (seed + i * 7) % n
 }
 
 fn short_node(v: &Value) -> String {
