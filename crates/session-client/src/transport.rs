@@ -4,16 +4,15 @@
 //! that clock is the client's idea of *network* time (a test may freeze it), while a
 //! dead connection must still time out.
 //!
-//! A pooled connection the server has closed meanwhile fails at once; the request is
-//! then sent again once on a fresh connection (onion requests and the storage RPCs are
-//! safe to repeat: a repeated store yields the same message hash).
+//! Node connections come from a [`ConnectionPool`]: a pooled connection the server has
+//! closed meanwhile fails at once and the request is sent again once on a fresh
+//! connection (onion requests and the storage RPCs are safe to repeat: a repeated store
+//! yields the same message hash).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use session_rt::http::{HttpConnection, HttpReply, TlsMode};
+use session_rt::http::{ConnectionPool, HttpConnection, HttpReply, TlsMode};
 
 use crate::config::HttpUrl;
 use crate::error::{ClientError, Result};
@@ -25,9 +24,7 @@ const IDLE_PER_NODE: usize = 4;
 /// Session clients do) and registry URLs.
 #[derive(Debug)]
 pub struct Transport {
-    tls: bool,
-    connect_timeout: Duration,
-    idle: Mutex<HashMap<SocketAddr, Vec<HttpConnection>>>,
+    nodes: ConnectionPool,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -38,64 +35,13 @@ impl Transport {
     /// A transport speaking TLS to nodes when `tls` is set.
     pub fn new(tls: bool, connect_timeout: Duration) -> Self {
         Self {
-            tls,
-            connect_timeout,
-            idle: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn take_idle(&self, addr: SocketAddr) -> Option<HttpConnection> {
-        self.idle.lock().ok()?.get_mut(&addr)?.pop()
-    }
-
-    fn put_idle(&self, addr: SocketAddr, conn: HttpConnection) {
-        if let Ok(mut idle) = self.idle.lock() {
-            let list = idle.entry(addr).or_default();
-            if list.len() < IDLE_PER_NODE {
-                list.push(conn);
-            }
+            nodes: ConnectionPool::new(tls, IDLE_PER_NODE).with_connect_timeout(connect_timeout),
         }
     }
 
     /// Forgets the idle connections to a node (e.g. after it failed).
     pub fn forget(&self, addr: SocketAddr) {
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.remove(&addr);
-        }
-    }
-
-    async fn connect(&self, addr: SocketAddr, tls: bool) -> Result<HttpConnection> {
-        match tokio::time::timeout(self.connect_timeout, HttpConnection::connect(addr, tls)).await {
-            Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(ClientError::Http {
-                target: addr.to_string(),
-                reason: e.to_string(),
-            }),
-            Err(_) => Err(ClientError::Timeout {
-                target: addr.to_string(),
-                ms: ms(self.connect_timeout),
-            }),
-        }
-    }
-
-    async fn exchange(
-        conn: &mut HttpConnection,
-        addr: SocketAddr,
-        path: &str,
-        body: Vec<u8>,
-        limit: Duration,
-    ) -> Result<HttpReply> {
-        match tokio::time::timeout(limit, conn.post(path, body)).await {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Err(ClientError::Http {
-                target: addr.to_string(),
-                reason: e.to_string(),
-            }),
-            Err(_) => Err(ClientError::Timeout {
-                target: addr.to_string(),
-                ms: ms(limit),
-            }),
-        }
+        self.nodes.forget(addr);
     }
 
     /// `POST path` to a node, waiting at most `limit` for the answer.
@@ -106,21 +52,25 @@ impl Transport {
         body: Vec<u8>,
         limit: Duration,
     ) -> Result<HttpReply> {
-        if let Some(mut conn) = self.take_idle(addr) {
-            match Self::exchange(&mut conn, addr, path, body.clone(), limit).await {
-                Ok(r) => {
-                    self.put_idle(addr, conn);
-                    return Ok(r);
-                }
-                // A timeout is not a stale connection: do not send it twice.
-                Err(e @ ClientError::Timeout { .. }) => return Err(e),
-                Err(_) => self.forget(addr),
+        let headers = [("content-type", "application/json")];
+        let exchange = self
+            .nodes
+            .request(addr, "POST", path, &headers, body.into());
+        match tokio::time::timeout(limit, exchange).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(ClientError::Http {
+                target: addr.to_string(),
+                reason: e.to_string(),
+            }),
+            Err(_) => {
+                // The connection may be wedged mid-reply.
+                self.nodes.forget(addr);
+                Err(ClientError::Timeout {
+                    target: addr.to_string(),
+                    ms: ms(limit),
+                })
             }
         }
-        let mut conn = self.connect(addr, self.tls).await?;
-        let r = Self::exchange(&mut conn, addr, path, body, limit).await?;
-        self.put_idle(addr, conn);
-        Ok(r)
     }
 
     /// `POST` to a registry URL (host names are resolved; not pooled). Like the seed

@@ -211,15 +211,10 @@ async fn onion_layer(
         Ok(l) => l,
         Err(refused) => return Ok(refused),
     };
-    let from = format!(
-        "{}:{}",
-        session_rt::redact::redact_ip(peer.ip()),
-        peer.port()
-    );
     let prev = if relayed {
-        PrevHop::Hop(&from)
+        PrevHop::Hop(peer)
     } else {
-        PrevHop::Client(&from)
+        PrevHop::Client(peer)
     };
     Ok(state.onion.handle(layer, prev).await)
 }

@@ -305,6 +305,108 @@ impl HttpConnection {
     }
 }
 
+/// Keep-alive connections to many peers, a few idle ones kept per address: a stream of
+/// requests to the same node costs one (TLS) handshake, not one per request.
+///
+/// A pooled connection the peer closed meanwhile fails at once; the request is then
+/// sent once more on a fresh connection. Callers bound the whole exchange with their
+/// own timeout (and [`ConnectionPool::forget`] the address when it fires: the
+/// connection may be wedged).
+#[derive(Debug)]
+pub struct ConnectionPool {
+    tls: bool,
+    per_peer: usize,
+    connect_timeout: Option<Duration>,
+    idle: std::sync::Mutex<std::collections::HashMap<SocketAddr, Vec<HttpConnection>>>,
+}
+
+impl ConnectionPool {
+    /// A pool speaking TLS (any certificate accepted) when `tls` is set, keeping at most
+    /// `per_peer` idle connections per address.
+    pub fn new(tls: bool, per_peer: usize) -> Self {
+        Self {
+            tls,
+            per_peer,
+            connect_timeout: None,
+            idle: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Gives up a new connection (TCP and TLS handshake) after `limit`.
+    pub fn with_connect_timeout(mut self, limit: Duration) -> Self {
+        self.connect_timeout = Some(limit);
+        self
+    }
+
+    /// Whether connections use TLS.
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
+    fn idle(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<SocketAddr, Vec<HttpConnection>>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops every idle connection to `addr` (after a failure).
+    pub fn forget(&self, addr: SocketAddr) {
+        self.idle().remove(&addr);
+    }
+
+    fn give_back(&self, addr: SocketAddr, conn: HttpConnection) {
+        let mut idle = self.idle();
+        let list = idle.entry(addr).or_default();
+        if list.len() < self.per_peer {
+            list.push(conn);
+        }
+    }
+
+    async fn connect(&self, addr: SocketAddr) -> Result<HttpConnection, RtError> {
+        let connecting = HttpConnection::connect(addr, self.tls);
+        match self.connect_timeout {
+            None => connecting.await,
+            Some(limit) => tokio::time::timeout(limit, connecting)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(RtError::Http {
+                        reason: format!("connect to {addr}: timed out after {limit:?}"),
+                    })
+                }),
+        }
+    }
+
+    /// Sends one request to `addr` on an idle connection, or a fresh one.
+    pub async fn request(
+        &self,
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<HttpReply, RtError> {
+        let pooled = self.idle().get_mut(&addr).and_then(Vec::pop);
+        if let Some(mut conn) = pooled {
+            if let Ok(reply) = conn.request(method, path, headers, body.clone()).await {
+                self.give_back(addr, conn);
+                return Ok(reply);
+            }
+            self.forget(addr);
+        }
+        let mut conn = self.connect(addr).await?;
+        match conn.request(method, path, headers, body).await {
+            Ok(reply) => {
+                self.give_back(addr, conn);
+                Ok(reply)
+            }
+            Err(e) => {
+                self.forget(addr);
+                Err(e)
+            }
+        }
+    }
+}
+
 /// An `Arc`-shared TLS acceptor from a rustls server configuration.
 pub fn tls_acceptor(config: Arc<rustls::ServerConfig>) -> TlsAcceptor {
     TlsAcceptor::from(config)

@@ -40,6 +40,7 @@
 
 pub mod proxy;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -127,22 +128,28 @@ pub fn parse_relayed(body: &[u8]) -> Result<Layer, OnionReply> {
     hop::parse_relayed(body).map_err(refusal_reply)
 }
 
-/// Where a layer came from, for the debug log: the redacted address of a client (the
-/// entry request) or of the previous hop.
+/// Where a layer came from, for the debug log: a client (the entry request) or the
+/// previous hop, shown by redacted address (formatted only when the line is logged).
 #[derive(Debug, Clone, Copy)]
-pub enum PrevHop<'a> {
+pub enum PrevHop {
     /// A client's entry request.
-    Client(&'a str),
+    Client(SocketAddr),
     /// A relaying hop.
-    Hop(&'a str),
+    Hop(SocketAddr),
 }
 
-impl std::fmt::Display for PrevHop<'_> {
+impl std::fmt::Display for PrevHop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Client(addr) => write!(f, "client {addr}"),
-            Self::Hop(addr) => write!(f, "hop {addr}"),
-        }
+        let (who, addr) = match self {
+            Self::Client(a) => ("client", a),
+            Self::Hop(a) => ("hop", a),
+        };
+        write!(
+            f,
+            "{who} {}:{}",
+            session_rt::redact::redact_ip(addr.ip()),
+            addr.port()
+        )
     }
 }
 
@@ -172,7 +179,7 @@ impl OnionRelay {
 
     /// Handles one layer end to end and returns what to answer the previous hop (or the
     /// client).
-    pub async fn handle(&self, layer: Layer, from: PrevHop<'_>) -> OnionReply {
+    pub async fn handle(&self, layer: Layer, from: PrevHop) -> OnionReply {
         let hop_no = layer.hop_no;
         let step = match hop::peel(self.rpc.identity().x25519_keypair(), &layer) {
             Ok(s) => s,

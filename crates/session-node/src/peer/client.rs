@@ -2,14 +2,13 @@
 //! and keeps a small pool of keep-alive connections per peer address, so a stream of
 //! forwarded writes costs one TLS handshake per peer, not one per write.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use session_rt::Clock;
-use session_rt::http::{HttpConnection, HttpReply};
+use session_rt::http::{ConnectionPool, HttpReply};
 
 use super::{Command, PUBKEY_HEADER, RETRY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::identity::NodeIdentity;
@@ -41,8 +40,7 @@ pub enum PeerError {
 pub struct PeerClient {
     identity: Arc<NodeIdentity>,
     clock: Arc<dyn Clock>,
-    tls: bool,
-    pool: Mutex<HashMap<SocketAddr, Vec<HttpConnection>>>,
+    pool: ConnectionPool,
 }
 
 impl PeerClient {
@@ -52,14 +50,13 @@ impl PeerClient {
         Self {
             identity,
             clock,
-            tls,
-            pool: Mutex::new(HashMap::new()),
+            pool: ConnectionPool::new(tls, POOL_PER_PEER),
         }
     }
 
     /// Whether peers are reached over TLS.
     pub fn tls(&self) -> bool {
-        self.tls
+        self.pool.tls()
     }
 
     /// The address of `peer`'s HTTPS port.
@@ -68,25 +65,6 @@ impl PeerClient {
             return Err(PeerError::NoAddress);
         }
         Ok(SocketAddr::from((peer.ip, peer.https_port)))
-    }
-
-    fn take(&self, addr: SocketAddr) -> Option<HttpConnection> {
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        pool.get_mut(&addr).and_then(Vec::pop)
-    }
-
-    fn give_back(&self, addr: SocketAddr, conn: HttpConnection) {
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        let idle = pool.entry(addr).or_default();
-        if idle.len() < POOL_PER_PEER {
-            idle.push(conn);
-        }
-    }
-
-    /// Drops every pooled connection to `addr` (after a failure).
-    fn forget(&self, addr: SocketAddr) {
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        pool.remove(&addr);
     }
 
     /// Sends `command` with `body` to `peer`, signed, within `timeout`. `retry` marks a
@@ -105,7 +83,7 @@ impl PeerClient {
         {
             Ok(r) => r,
             Err(_) => {
-                self.forget(addr);
+                self.pool.forget(addr);
                 Err(PeerError::Timeout)
             }
         }
@@ -156,7 +134,7 @@ impl PeerClient {
         match tokio::time::timeout(timeout, exchange).await {
             Ok(r) => r,
             Err(_) => {
-                self.forget(addr);
+                self.pool.forget(addr);
                 Err(PeerError::Timeout)
             }
         }
@@ -170,32 +148,9 @@ impl PeerClient {
         headers: &[(&str, &str)],
         body: Bytes,
     ) -> Result<PeerReply, PeerError> {
-        // A pooled connection may have been closed by the peer meanwhile: one retry on a
-        // fresh connection.
-        let mut last = String::new();
-        for fresh in [false, true] {
-            let pooled = if fresh { None } else { self.take(addr) };
-            let was_pooled = pooled.is_some();
-            let mut conn = match pooled {
-                Some(c) => c,
-                None => HttpConnection::connect(addr, self.tls)
-                    .await
-                    .map_err(|e| PeerError::Unreachable(e.to_string()))?,
-            };
-            match conn.request("POST", path, headers, body.clone()).await {
-                Ok(reply) => {
-                    self.give_back(addr, conn);
-                    return Ok(reply);
-                }
-                Err(e) => {
-                    last = e.to_string();
-                    if !was_pooled {
-                        break;
-                    }
-                }
-            }
-        }
-        self.forget(addr);
-        Err(PeerError::Unreachable(last))
+        self.pool
+            .request(addr, "POST", path, headers, body)
+            .await
+            .map_err(|e| PeerError::Unreachable(e.to_string()))
     }
 }

@@ -175,12 +175,13 @@ pub fn peel(node: &X25519Keypair, layer: &Layer) -> Result<Step, Refusal> {
         status: 400,
         message,
     };
-    let frame = match parse_frame(&opened.plaintext) {
-        Ok(f) => f,
+    // The payload of a parsed frame sits right after the 4-byte length.
+    let (control, payload_len) = match parse_frame(&opened.plaintext) {
+        Ok(frame) => match frame.classify() {
+            Ok(control) => (control, frame.payload.len()),
+            Err(_) => return Err(sealed(true, "Invalid json")),
+        },
         Err(_) => return Err(sealed(true, "Invalid json")),
-    };
-    let Ok(control) = frame.classify() else {
-        return Err(sealed(true, "Invalid json"));
     };
     match control {
         Control::FinalDestination(c) => Ok(Step::Final {
@@ -188,7 +189,7 @@ pub fn peel(node: &X25519Keypair, layer: &Layer) -> Result<Step, Refusal> {
                 key: opened.key.clone(),
                 base64: c.base64,
             },
-            request: frame.payload.to_vec(),
+            request: opened.plaintext[4..4 + payload_len].to_vec(),
             control: c,
         }),
         Control::Proxy(c) => {
@@ -196,7 +197,7 @@ pub fn peel(node: &X25519Keypair, layer: &Layer) -> Result<Step, Refusal> {
                 return Err(sealed(true, "Invalid url"));
             }
             Ok(Step::Proxy {
-                plaintext: opened.plaintext.clone(),
+                plaintext: opened.plaintext,
                 control: c,
             })
         }
@@ -208,7 +209,7 @@ pub fn peel(node: &X25519Keypair, layer: &Layer) -> Result<Step, Refusal> {
             Ok(Step::Relay {
                 next: c.destination,
                 forward: RelayRequest {
-                    data: frame.payload.to_vec(),
+                    data: opened.plaintext[4..4 + payload_len].to_vec(),
                     enc_type: c.enc_type,
                     ephemeral_key: c.ephemeral_key,
                     hop_no,
