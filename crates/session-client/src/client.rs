@@ -849,6 +849,29 @@ impl OnionClient {
         Ok(reply)
     }
 
+    /// Up to `k` distinct random nodes of the directory, preferring nodes that are not
+    /// on a current path (bootstrapping and building paths first if needed):
+    /// destinations for questions several nodes must agree on (names).
+    pub async fn random_nodes(&self, k: usize) -> Result<Vec<Snode>> {
+        if self.needs_maintenance() {
+            self.maintain().await?;
+        }
+        let mut st = self.state();
+        let State {
+            directory,
+            paths,
+            rng,
+            ..
+        } = &mut *st;
+        let mut picked = directory.random_nodes(k, &paths.nodes_in_use(), rng);
+        if picked.len() < k {
+            // A small network: nodes on paths are better than too few answers.
+            let have: BTreeSet<[u8; 32]> = picked.iter().map(|n| n.ed25519).collect();
+            picked.extend(directory.random_nodes(k - picked.len(), &have, rng));
+        }
+        Ok(picked)
+    }
+
     /// Sends the storage RPC `{method, params}` to node `dest` through an onion path.
     /// The destination's own status (200, 401, 421 …) comes back in the reply;
     /// errors are for requests that did not reach it.

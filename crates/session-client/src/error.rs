@@ -128,6 +128,36 @@ pub enum ClientError {
     /// Onion cryptography failed.
     #[error("onion crypto: {0}")]
     Crypto(#[from] session_crypto::CryptoError),
+    /// The local store failed.
+    #[error("local store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// A message could not be built (empty or too long text, zero timer …).
+    #[error("cannot send that message: {0}")]
+    Message(#[from] crate::message::OutgoingError),
+    /// A swarm node answered a storage RPC with an error status.
+    #[error("{method} was refused by the swarm: HTTP {status}: {body}")]
+    Rpc {
+        /// The storage RPC.
+        method: &'static str,
+        /// The node's status.
+        status: u16,
+        /// The (truncated) answer.
+        body: String,
+    },
+    /// Something the caller named does not exist locally.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is not allowed (e.g. unsending someone else's message).
+    #[error("{0}")]
+    NotAllowed(String),
+    /// A Session name (SNS/ONS) could not be resolved to one Session ID.
+    #[error("cannot resolve the name {name:?}: {reason}")]
+    Name {
+        /// The name as given.
+        name: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ClientError {

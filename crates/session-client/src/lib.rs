@@ -9,6 +9,9 @@
 //! * [`transport`]: HTTP(S) to nodes and registries with time limits and keep-alive.
 //! * [`client`]: [`OnionClient`], which ties them together: storage RPCs to a node or
 //!   an account's swarm, v4 requests to servers, retries and network time.
+//! * [`message`]: the one-to-one message codec; [`store`]: the local store.
+//! * [`messenger`]: [`Messenger`], one account sending, polling, and applying
+//!   Session's message semantics (requests, unsend, disappearing, receipts, names).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), session_client::ClientError> {
@@ -28,6 +31,7 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod message;
+pub mod messenger;
 pub mod onion;
 pub mod paths;
 pub mod rng;
@@ -38,6 +42,7 @@ pub use client::OnionClient;
 pub use config::{ClientSettings, NetworkConfig, SeedNode};
 pub use directory::{NodeDirectory, Snode};
 pub use error::{ClientError, Result};
+pub use messenger::{Event, Messenger, MessengerSettings, PollReport, PollerHandle, Sent};
 pub use onion::{ServerTarget, SnodeReply};
 pub use paths::OnionPath;
 pub use session_crypto::onion::EncType;
