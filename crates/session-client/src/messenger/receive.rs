@@ -74,10 +74,20 @@ impl Messenger {
         for _ in 0..rpc::MAX_PAGES_PER_POLL {
             let last = self.store().last_hash(&me, ns)?;
             let params = rpc::retrieve_params(self.keys(), ns, self.now_ms(), last.as_deref());
-            let reply = self
+            let mut reply = self
                 .client()
                 .swarm_request(&me_hex, "retrieve", params)
                 .await?;
+            if reply.status == 400 && last.is_some() {
+                // A last hash the nodes refuse (damaged store, other format): start
+                // over; duplicates are recognised.
+                tracing::warn!(body = %reply.body, "the swarm refused our last hash; polling from the start");
+                let params = rpc::retrieve_params(self.keys(), ns, self.now_ms(), None);
+                reply = self
+                    .client()
+                    .swarm_request(&me_hex, "retrieve", params)
+                    .await?;
+            }
             let page = rpc::parse_retrieve(&rpc::expect_ok("retrieve", reply)?)?;
             report.retrieved += page.messages.len();
             for _ in 0..page.unusable {
@@ -159,7 +169,9 @@ impl Messenger {
             }
             IncomingKind::ReadReceipt { timestamps } => {
                 report.control += 1;
-                if !from_me && self.store().apply_read_receipt(&msg.sender, timestamps)? > 0 {
+                if !from_me {
+                    // Announced even when the messages are gone here (expired).
+                    self.store().apply_read_receipt(&msg.sender, timestamps)?;
                     self.emit(Event::PeerRead {
                         peer: msg.sender,
                         sent_ms: timestamps.clone(),
