@@ -12,7 +12,8 @@
 //! * read receipts; SNS names as recipients (registered on the registry, agreed by 3
 //!   nodes); a restarted client keeps its history and does not duplicate it;
 //! * garbage, a message sealed to someone else and a forged signature in the swarm:
-//!   counted, dropped, and the poll goes on to the good message after them.
+//!   counted, dropped, and the poll goes on to the good message after them;
+//! * the background poller delivers live; Note to Self; refused sends keep nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -581,5 +582,26 @@ async fn the_background_poller_delivers_live() {
     .expect("the poller delivers within 20 s");
     assert_eq!(got.body, "live!");
     poller.stop().await;
+
+    // Note to Self: one copy, in our own swarm; polling it back is not a new message.
+    let me = alice.session_id();
+    let note = alice.send_text(&me, "buy milk").await.unwrap();
+    assert_eq!(
+        note.message.server_hash.as_deref(),
+        Some(note.recipient_hash.as_str())
+    );
+    let r = alice.fetch().await.unwrap();
+    assert!(r.new_messages.is_empty(), "{r:?}");
+    assert_eq!(bodies(alice.store(), &me), ["buy milk"]);
+
+    // Refused sends leave nothing behind.
+    let e = alice.send_text(&bob.session_id(), "").await.unwrap_err();
+    assert!(matches!(e, ClientError::Message(_)), "{e}");
+    let e = alice
+        .send_text(&bob.session_id(), &"x".repeat(2001))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("2001"), "{e}");
+    assert_eq!(bodies(alice.store(), &bob.session_id()), ["live!"]);
     net.shutdown().await.unwrap();
 }
