@@ -22,7 +22,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use session_crypto::{AccountId, AccountKeys};
+use session_crypto::{AccountId, AccountKeys, IdPrefix};
 use tokio::sync::broadcast;
 
 use crate::OnionClient;
@@ -248,4 +248,22 @@ pub fn parse_session_id(text: &str) -> Result<AccountId> {
              registered Session name)"
         ),
     })
+}
+
+/// Checks that `id` can receive one-to-one messages (a `05` Session ID, not a blinded
+/// or group id).
+///
+/// # Errors
+/// [`ClientError::BadInput`].
+fn check_recipient(id: &AccountId) -> Result<AccountId> {
+    if id.prefix() == IdPrefix::Standard {
+        Ok(*id)
+    } else {
+        Err(ClientError::BadInput {
+            what: "recipient",
+            reason: format!(
+                "{id} is not a Session ID (05…); one-to-one messages go to Session IDs only"
+            ),
+        })
+    }
 }

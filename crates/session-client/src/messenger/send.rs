@@ -71,7 +71,7 @@ impl Messenger {
     /// [`ClientError::Rpc`] if the recipient's swarm did not take it (then nothing is
     /// kept locally).
     pub async fn send_text(&self, to: &AccountId, body: &str) -> Result<Sent> {
-        let to = super::parse_session_id(&to.to_hex())?;
+        let to = super::check_recipient(to)?;
         let me = self.session_id();
         // Replying to a message request accepts it, as Session clients do.
         if self.store().conversation(&to)?.is_some_and(|c| !c.accepted) {
@@ -271,7 +271,7 @@ impl Messenger {
     /// [`ClientError::Message`] for a zero timer; network errors if `peer` could not be
     /// told (the setting is kept here).
     pub async fn set_disappearing(&self, peer: &AccountId, setting: Option<Expiry>) -> Result<()> {
-        let peer = super::parse_session_id(&peer.to_hex())?;
+        let peer = super::check_recipient(peer)?;
         if setting.is_some_and(|e| e.seconds == 0) {
             return Err(crate::message::OutgoingError::ZeroExpiryTimer.into());
         }
