@@ -929,6 +929,12 @@ impl OnionClient {
         Ok(members)
     }
 
+    /// Forgets the cached members of `account`'s swarm: the next request for it asks
+    /// the network again (after a member answered 421, or failed).
+    pub fn forget_swarm(&self, account: &str) {
+        self.state().swarms.remove(account);
+    }
+
     /// Sends the storage RPC `{method, params}` to the swarm of `account` (66 hex):
     /// to a random member through the onion, another member (and path) on failure, and
     /// the swarm a 421 answer names.

@@ -13,7 +13,9 @@
 //!   nodes); a restarted client keeps its history and does not duplicate it;
 //! * garbage, a message sealed to someone else and a forged signature in the swarm:
 //!   counted, dropped, and the poll goes on to the good message after them;
-//! * the background poller delivers live; Note to Self; refused sends keep nothing.
+//! * the background poller delivers live; Note to Self; refused sends keep nothing;
+//! * a newly polled swarm member does not skip what the previous one lacked (last
+//!   hashes per node); concurrent senders lose nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +81,15 @@ async fn swarm_hashes(net: &TestNetwork, keys: &AccountKeys) -> Vec<String> {
         .iter()
         .map(|m| m["hash"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Sets `m`'s last hash at every node (whichever member it polls).
+fn set_last_hashes(net: &TestNetwork, m: &Messenger, hash: &str) {
+    for node in net.nodes() {
+        m.store()
+            .set_last_hash(&m.session_id(), &node.pubkey(), 0, hash)
+            .unwrap();
+    }
 }
 
 fn bodies(store: &Arc<dyn ClientStore>, peer: &session_crypto::AccountId) -> Vec<String> {
@@ -208,18 +219,26 @@ async fn send_receive_offline_request_accept_sync_and_restart() {
     );
     let r = bob.fetch().await.unwrap();
     assert!(r.new_messages.is_empty(), "{r:?}");
-    bob.store().set_last_hash(&b, 0, UNKNOWN_HASH).unwrap();
+    set_last_hashes(&net, &bob, UNKNOWN_HASH);
     let r = bob.fetch().await.unwrap();
     assert!(r.new_messages.is_empty(), "{r:?}");
     assert!(r.duplicates >= 4, "everything came again: {r:?}");
     assert_eq!(bodies(bob.store(), &a).len(), 4);
     // A stored last hash the nodes refuse outright is dropped, not a dead end.
-    bob.store().set_last_hash(&b, 0, "not a hash").unwrap();
+    set_last_hashes(&net, &bob, "not a hash");
     bob.fetch().await.unwrap();
-    assert_ne!(
-        bob.store().last_hash(&b, 0).unwrap().as_deref(),
-        Some("not a hash")
-    );
+    let repaired = net
+        .nodes()
+        .iter()
+        .filter(|n| {
+            bob.store()
+                .last_hash(&b, &n.pubkey(), 0)
+                .unwrap()
+                .as_deref()
+                != Some("not a hash")
+        })
+        .count();
+    assert_eq!(repaired, 1, "the polled node's last hash was replaced");
 
     // Read receipts (on at Bob's): Alice's messages are marked read by the peer.
     let mut settings = bob.settings();
@@ -291,7 +310,7 @@ async fn unsend_removes_the_message_everywhere() {
     assert!(swarm_hashes(&net, &kb).await.contains(&kept_hash));
     assert_eq!(bodies(alice.store(), &b), ["this stays"]);
     // …and a re-poll does not bring it back.
-    bob.store().set_last_hash(&b, 0, UNKNOWN_HASH).unwrap();
+    set_last_hashes(&net, &bob, UNKNOWN_HASH);
     bob.fetch().await.unwrap();
     assert!(bodies(bob.store(), &a).is_empty());
     net.shutdown().await.unwrap();
@@ -603,5 +622,101 @@ async fn the_background_poller_delivers_live() {
         .unwrap_err();
     assert!(e.to_string().contains("2001"), "{e}");
     assert_eq!(bodies(alice.store(), &bob.session_id()), ["live!"]);
+    net.shutdown().await.unwrap();
+}
+
+/// Members of a swarm can hold messages in different orders (concurrent stores reach
+/// them in different orders; a member that missed one gets it later). A last hash is
+/// only meaningful at the node that gave it: after the polled member stops, polling
+/// another must not skip what that one stored before the hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_polled_member_does_not_skip_messages() {
+    let mut net = TestNetwork::start(9).await.unwrap();
+    let (ka, kb) = (keys(16), keys(17));
+    let bob = messenger(&net, kb.clone(), "Bob");
+    bob.fetch().await.unwrap();
+    let pinned = bob.polled_node().unwrap().ed25519;
+
+    let sealed: Vec<_> = ["m1", "m2", "m3"]
+        .iter()
+        .zip(1..)
+        .map(|(t, k)| {
+            Outgoing::Text {
+                body: (*t).into(),
+                profile: None,
+                expiry: None,
+            }
+            .seal(&ka, &kb.session_id(), net.now_ms() + k)
+            .unwrap()
+        })
+        .collect();
+    let owner = session_node::types::UserPubkey::from_hex(&kb.session_id().to_hex()).unwrap();
+    let swarm = net.swarm_of_key(kb.session_id().key()).unwrap();
+    let mut pinned_index = None;
+    for i in net.nodes_in(swarm) {
+        let node = net.node(i).unwrap();
+        // The polled member missed m2; every other member holds all three.
+        let missed_m2 = node.pubkey() == pinned;
+        if missed_m2 {
+            pinned_index = Some(i);
+        }
+        for (k, s) in sealed.iter().enumerate() {
+            if missed_m2 && k == 1 {
+                continue;
+            }
+            let msg = session_node::store::NewMessage {
+                pubkey: owner,
+                hash: s.hash.clone(),
+                namespace: session_node::types::Namespace(0),
+                timestamp: i64::try_from(s.sent_ms).unwrap(),
+                expiry: i64::try_from(s.expiry_ms()).unwrap(),
+                data: s.data.clone(),
+            };
+            node.store().store(msg, false).await.unwrap();
+        }
+    }
+    let r = bob.fetch().await.unwrap();
+    let got: Vec<_> = r.new_messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(got, ["m1", "m3"]);
+
+    net.stop_node(pinned_index.unwrap()).await.unwrap();
+    bob.fetch().await.unwrap();
+    assert_ne!(bob.polled_node().unwrap().ed25519, pinned, "moved on");
+    let mut all = bodies(bob.store(), &ka.session_id());
+    all.sort();
+    assert_eq!(all, ["m1", "m2", "m3"]);
+    net.shutdown().await.unwrap();
+}
+
+/// Many senders at once while the recipient polls: every message arrives (a small
+/// version of the e2e benchmark's throughput run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_lose_nothing() {
+    let net = TestNetwork::start(9).await.unwrap();
+    let bob = messenger(&net, keys(15), "Bob");
+    let b = bob.session_id();
+    let poller = bob.spawn_poller(Duration::from_millis(2));
+    let mut tasks = tokio::task::JoinSet::new();
+    for s in 0..8u8 {
+        let sender = messenger(&net, keys(20 + s), "sender");
+        tasks.spawn(async move {
+            for i in 0..6 {
+                sender.send_text(&b, &format!("{s}-{i}")).await.unwrap();
+            }
+        });
+    }
+    while let Some(t) = tasks.join_next().await {
+        t.unwrap();
+    }
+    poller.stop().await;
+    bob.fetch().await.unwrap();
+    let total: usize = bob
+        .store()
+        .conversations(ConversationKind::Requests)
+        .unwrap()
+        .iter()
+        .map(|c| bodies(bob.store(), &c.peer).len())
+        .sum();
+    assert_eq!(total, 48);
     net.shutdown().await.unwrap();
 }

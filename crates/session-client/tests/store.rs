@@ -5,12 +5,15 @@
 
 use std::path::Path;
 
-use session_client::store::sqlite::{APPLICATION_ID, DB_FILE, SCHEMA_VERSION};
+use session_client::store::sqlite::{APPLICATION_ID, DB_FILE, SCHEMA_V1, SCHEMA_VERSION};
 use session_client::store::{
     ClientStore, Contact, ConversationKind, Direction, Expiry, ExpiryMode, Inserted, NewMessage,
     ProfilePicture, RejectReason, SqliteStore, StoreError,
 };
 use session_crypto::{AccountId, IdPrefix};
+
+/// The polled node the last hashes are kept for.
+const NODE: [u8; 32] = [9; 32];
 
 fn sid(n: u8) -> AccountId {
     AccountId::new(IdPrefix::Standard, [n; 32])
@@ -45,7 +48,7 @@ fn snapshot(s: &dyn ClientStore, peers: &[AccountId]) -> String {
             out += &format!("{m:?} body={:?} peer_read={}\n", m.body, m.peer_read);
         }
         out += &format!("disappearing={:?}\n", s.disappearing(p).unwrap());
-        out += &format!("poll={:?}\n", s.last_hash(p, 0).unwrap());
+        out += &format!("poll={:?}\n", s.last_hash(p, &NODE, 0).unwrap());
     }
     out += &format!("contacts={:?}\n", s.contacts().unwrap());
     out += &format!("rejected={:?}\n", s.rejected_counts().unwrap());
@@ -115,15 +118,18 @@ fn reopen_keeps_everything() {
         };
         s.delete_for_me(del).unwrap();
         s.apply_unsend(&c, 7_000, 8_000).unwrap();
-        s.set_last_hash(&sid(0), 0, "last-0").unwrap();
-        s.set_last_hash(&a, 0, "last-a").unwrap();
+        s.set_last_hash(&sid(0), &NODE, 0, "last-0").unwrap();
+        s.set_last_hash(&a, &NODE, 0, "last-a").unwrap();
         s.record_rejected(RejectReason::BadSignature).unwrap();
         s.record_rejected(RejectReason::NotForUs).unwrap();
         before = snapshot(&s, &peers);
     }
     let s = SqliteStore::open(&data).unwrap();
     assert_eq!(snapshot(&s, &peers), before);
-    assert_eq!(s.last_hash(&sid(0), 0).unwrap().as_deref(), Some("last-0"));
+    assert_eq!(
+        s.last_hash(&sid(0), &NODE, 0).unwrap().as_deref(),
+        Some("last-0")
+    );
     assert_eq!(s.message_by_hash("h3").unwrap().unwrap().body, "reply");
     // De-duplication state survived too: deleted and unsent messages stay away.
     assert_eq!(
@@ -333,7 +339,49 @@ fn two_handles_on_one_file_see_each_other() {
             .unwrap(),
         Inserted::Duplicate
     );
-    two.set_last_hash(&sid(0), 0, "last").unwrap();
-    assert_eq!(one.last_hash(&sid(0), 0).unwrap().as_deref(), Some("last"));
+    two.set_last_hash(&sid(0), &NODE, 0, "last").unwrap();
+    assert_eq!(
+        one.last_hash(&sid(0), &NODE, 0).unwrap().as_deref(),
+        Some("last")
+    );
     assert_eq!(one.history(&sid(1), None, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn a_version_1_database_is_migrated_keeping_messages_and_dropping_last_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(DB_FILE);
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO poll_state (account, namespace, last_hash) VALUES (?1, 0, 'old')",
+            [sid(0).to_string()],
+        )
+        .unwrap();
+    }
+    {
+        // Messages written by a version-1 build are kept.
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert!(
+            s.last_hash(&sid(0), &NODE, 0).unwrap().is_none(),
+            "v1 hashes are dropped"
+        );
+        s.insert_message(&incoming(sid(1), 1, "h", "kept")).unwrap();
+        s.set_last_hash(&sid(0), &NODE, 0, "new").unwrap();
+    }
+    let s = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(s.history(&sid(1), None, 10).unwrap()[0].body, "kept");
+    assert_eq!(
+        s.last_hash(&sid(0), &NODE, 0).unwrap().as_deref(),
+        Some("new")
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let v: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
 }

@@ -25,10 +25,10 @@ use std::sync::{Arc, Mutex};
 use session_crypto::{AccountId, AccountKeys, IdPrefix};
 use tokio::sync::broadcast;
 
-use crate::OnionClient;
 use crate::error::{ClientError, Result};
 use crate::message::{Expiry, Profile};
 use crate::store::{ClientStore, RejectReason, StoredMessage};
+use crate::{OnionClient, Snode};
 
 mod poller;
 mod receive;
@@ -117,6 +117,9 @@ struct Inner {
     last_sent_ms: AtomicU64,
     /// One poll at a time (the background poller and a one-shot fetch may race).
     poll_lock: tokio::sync::Mutex<()>,
+    /// The swarm member polled: kept until it fails or leaves the swarm, because last
+    /// hashes are only meaningful at the node that gave them.
+    poll_node: Mutex<Option<Snode>>,
 }
 
 impl std::fmt::Debug for Messenger {
@@ -147,6 +150,7 @@ impl Messenger {
                 events,
                 last_sent_ms: AtomicU64::new(0),
                 poll_lock: tokio::sync::Mutex::new(()),
+                poll_node: Mutex::new(None),
             }),
         }
     }
@@ -190,6 +194,12 @@ impl Messenger {
     fn emit(&self, event: Event) {
         // No subscriber is fine: events are for live views only.
         let _ = self.inner.events.send(event);
+    }
+
+    /// The swarm member this account currently polls (`None` before the first poll,
+    /// or after it failed).
+    pub fn polled_node(&self) -> Option<Snode> {
+        crate::store::lock(&self.inner.poll_node).clone()
     }
 
     /// The network's time now (ms).

@@ -190,7 +190,7 @@ pub fn invalid_input_is_refused(s: &dyn ClientStore) {
         Err(StoreError::Invalid { .. })
     ));
     assert!(matches!(
-        s.set_last_hash(&a, 0, ""),
+        s.set_last_hash(&a, &N1, 0, ""),
         Err(StoreError::Invalid { .. })
     ));
     assert!(matches!(
@@ -610,29 +610,53 @@ pub fn contacts(s: &dyn ClientStore) {
     );
 }
 
+/// Two polled nodes' keys.
+const N1: [u8; 32] = [1; 32];
+const N2: [u8; 32] = [2; 32];
+
 pub fn poll_state(s: &dyn ClientStore) {
     let group = AccountId::new(IdPrefix::Group, [1; 32]);
-    assert_eq!(s.last_hash(&me(), 0).unwrap(), None);
-    s.set_last_hash(&me(), 0, "hash-0").unwrap();
-    s.set_last_hash(&me(), -10, "hash-neg").unwrap();
-    s.set_last_hash(&group, 0, "hash-g").unwrap();
-    assert_eq!(s.last_hash(&me(), 0).unwrap().as_deref(), Some("hash-0"));
+    assert_eq!(s.last_hash(&me(), &N1, 0).unwrap(), None);
+    s.set_last_hash(&me(), &N1, 0, "hash-0").unwrap();
+    s.set_last_hash(&me(), &N1, -10, "hash-neg").unwrap();
+    s.set_last_hash(&group, &N1, 0, "hash-g").unwrap();
     assert_eq!(
-        s.last_hash(&me(), -10).unwrap().as_deref(),
+        s.last_hash(&me(), &N1, 0).unwrap().as_deref(),
+        Some("hash-0")
+    );
+    assert_eq!(
+        s.last_hash(&me(), &N1, -10).unwrap().as_deref(),
         Some("hash-neg")
     );
-    assert_eq!(s.last_hash(&group, 0).unwrap().as_deref(), Some("hash-g"));
-    assert_eq!(s.last_hash(&me(), 1).unwrap(), None);
-    s.set_last_hash(&me(), 0, "hash-1").unwrap();
-    assert_eq!(s.last_hash(&me(), 0).unwrap().as_deref(), Some("hash-1"));
-    s.set_last_hash(&me(), i16::MIN, "min").unwrap();
-    s.set_last_hash(&me(), i16::MAX, "max").unwrap();
     assert_eq!(
-        s.last_hash(&me(), i16::MIN).unwrap().as_deref(),
+        s.last_hash(&group, &N1, 0).unwrap().as_deref(),
+        Some("hash-g")
+    );
+    assert_eq!(s.last_hash(&me(), &N1, 1).unwrap(), None);
+    // Per node: another member of the swarm has its own position.
+    assert_eq!(s.last_hash(&me(), &N2, 0).unwrap(), None);
+    s.set_last_hash(&me(), &N2, 0, "at-n2").unwrap();
+    assert_eq!(
+        s.last_hash(&me(), &N2, 0).unwrap().as_deref(),
+        Some("at-n2")
+    );
+    assert_eq!(
+        s.last_hash(&me(), &N1, 0).unwrap().as_deref(),
+        Some("hash-0")
+    );
+    s.set_last_hash(&me(), &N1, 0, "hash-1").unwrap();
+    assert_eq!(
+        s.last_hash(&me(), &N1, 0).unwrap().as_deref(),
+        Some("hash-1")
+    );
+    s.set_last_hash(&me(), &N1, i16::MIN, "min").unwrap();
+    s.set_last_hash(&me(), &N1, i16::MAX, "max").unwrap();
+    assert_eq!(
+        s.last_hash(&me(), &N1, i16::MIN).unwrap().as_deref(),
         Some("min")
     );
     assert_eq!(
-        s.last_hash(&me(), i16::MAX).unwrap().as_deref(),
+        s.last_hash(&me(), &N1, i16::MAX).unwrap().as_deref(),
         Some("max")
     );
 }

@@ -33,7 +33,7 @@ struct Inner {
     messages: BTreeMap<i64, Row>,
     conversations: BTreeMap<AccountId, Conv>,
     contacts: BTreeMap<AccountId, Contact>,
-    poll: BTreeMap<(AccountId, i16), String>,
+    poll: BTreeMap<(AccountId, [u8; 32], i16), String>,
     /// Unsent `(author, sent_ms)` → when the unsend arrived.
     unsent: BTreeMap<(AccountId, u64), u64>,
     rejected: RejectedCounts,
@@ -411,15 +411,29 @@ impl ClientStore for MemoryStore {
         Ok(lock(&self.inner).contacts.values().cloned().collect())
     }
 
-    fn last_hash(&self, account: &AccountId, namespace: i16) -> Result<Option<String>> {
-        Ok(lock(&self.inner).poll.get(&(*account, namespace)).cloned())
+    fn last_hash(
+        &self,
+        account: &AccountId,
+        node: &[u8; 32],
+        namespace: i16,
+    ) -> Result<Option<String>> {
+        Ok(lock(&self.inner)
+            .poll
+            .get(&(*account, *node, namespace))
+            .cloned())
     }
 
-    fn set_last_hash(&self, account: &AccountId, namespace: i16, hash: &str) -> Result<()> {
+    fn set_last_hash(
+        &self,
+        account: &AccountId,
+        node: &[u8; 32],
+        namespace: i16,
+        hash: &str,
+    ) -> Result<()> {
         check_hash(hash)?;
         lock(&self.inner)
             .poll
-            .insert((*account, namespace), hash.to_owned());
+            .insert((*account, *node, namespace), hash.to_owned());
         Ok(())
     }
 

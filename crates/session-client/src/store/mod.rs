@@ -503,11 +503,26 @@ pub trait ClientStore: Send + Sync + fmt::Debug {
 
     // ---- polling ----
 
-    /// The last hash seen when polling `account`'s swarm in `namespace`.
-    fn last_hash(&self, account: &AccountId, namespace: i16) -> Result<Option<String>>;
+    /// The last hash seen when polling `account`'s swarm in `namespace` at the node
+    /// with Ed25519 key `node`. Kept per node, as Session clients do: members of a swarm
+    /// store concurrent messages in different orders, so a hash learnt from one member
+    /// would make another skip messages it stored before that hash.
+    fn last_hash(
+        &self,
+        account: &AccountId,
+        node: &[u8; 32],
+        namespace: i16,
+    ) -> Result<Option<String>>;
 
-    /// Records the last hash seen when polling `account`'s swarm in `namespace`.
-    fn set_last_hash(&self, account: &AccountId, namespace: i16, hash: &str) -> Result<()>;
+    /// Records the last hash seen when polling `account`'s swarm in `namespace` at
+    /// `node`.
+    fn set_last_hash(
+        &self,
+        account: &AccountId,
+        node: &[u8; 32],
+        namespace: i16,
+        hash: &str,
+    ) -> Result<()>;
 
     /// Counts one rejected message; returns the new count for `reason`.
     fn record_rejected(&self, reason: RejectReason) -> Result<u64>;

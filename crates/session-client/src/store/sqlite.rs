@@ -39,7 +39,7 @@ pub const DB_FILE: &str = "client.db";
 pub const APPLICATION_ID: i64 = 0x5373_6e43;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Schema version 1.
 ///
@@ -109,8 +109,22 @@ CREATE TABLE rejected (
 ) STRICT, WITHOUT ROWID;
 ";
 
+/// Schema version 2: `poll_state` is kept per polled node (`node`: its Ed25519 key, hex).
+/// The version-1 last hashes (one per account and namespace) are dropped: the next poll
+/// starts over at each node, and what it finds again is recognised as duplicates.
+pub const SCHEMA_V2: &str = "
+DROP TABLE poll_state;
+CREATE TABLE poll_state (
+    account TEXT NOT NULL,
+    node TEXT NOT NULL,
+    namespace INTEGER NOT NULL,
+    last_hash TEXT NOT NULL,
+    PRIMARY KEY (account, node, namespace)
+) STRICT, WITHOUT ROWID;
+";
+
 /// The migrations: entry `n` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
 
 /// The columns [`message_row`] reads, in order.
@@ -899,26 +913,40 @@ impl ClientStore for SqliteStore {
         })
     }
 
-    fn last_hash(&self, account: &AccountId, namespace: i16) -> Result<Option<String>> {
-        let account = account.to_string();
+    fn last_hash(
+        &self,
+        account: &AccountId,
+        node: &[u8; 32],
+        namespace: i16,
+    ) -> Result<Option<String>> {
+        let (account, node) = (account.to_string(), hex::encode(node));
         self.with(|conn| {
             conn.prepare_cached(
-                "SELECT last_hash FROM poll_state WHERE account = ?1 AND namespace = ?2",
+                "SELECT last_hash FROM poll_state
+                 WHERE account = ?1 AND node = ?2 AND namespace = ?3",
             )?
-            .query_row(params![account, namespace], |r| r.get(0))
+            .query_row(params![account, node, namespace], |r| r.get(0))
             .optional()
         })
     }
 
-    fn set_last_hash(&self, account: &AccountId, namespace: i16, hash: &str) -> Result<()> {
+    fn set_last_hash(
+        &self,
+        account: &AccountId,
+        node: &[u8; 32],
+        namespace: i16,
+        hash: &str,
+    ) -> Result<()> {
         check_hash(hash)?;
-        let account = account.to_string();
+        let (account, node) = (account.to_string(), hex::encode(node));
         self.with(|conn| {
             conn.prepare_cached(
-                "INSERT INTO poll_state (account, namespace, last_hash) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (account, namespace) DO UPDATE SET last_hash = excluded.last_hash",
+                "INSERT INTO poll_state (account, node, namespace, last_hash)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (account, node, namespace)
+                 DO UPDATE SET last_hash = excluded.last_hash",
             )?
-            .execute(params![account, namespace, hash])
+            .execute(params![account, node, namespace, hash])
             .map(|_| ())
         })
     }
