@@ -204,7 +204,7 @@ impl Messenger {
         if msg.direction != Direction::Outgoing {
             return Err(ClientError::NotAllowed(format!(
                 "message {hash} was written by {}; only its author can unsend it (delete it \
-                 on this device instead)",
+                 on this device instead: `session delete <hash>`)",
                 msg.sender
             )));
         }
@@ -288,8 +288,9 @@ impl Messenger {
     }
 
     /// Marks every unread message from `peer` read: after-read timers start (and our
-    /// swarm's copies are shortened to match), and if read receipts are on, `peer` is
-    /// told which messages were read. Returns the messages that were unread.
+    /// swarm's copies are shortened to match), and if read receipts are on and the
+    /// conversation is accepted (not a request), `peer` is told which messages were
+    /// read. Returns the messages that were unread.
     ///
     /// # Errors
     /// Store errors. Network failures (receipt, expire) are logged, not returned: the
@@ -312,7 +313,9 @@ impl Messenger {
         for (at, hashes) in &by_expiry {
             self.shorten(hashes, *at).await;
         }
-        if self.settings().read_receipts && *peer != self.session_id() {
+        // No receipts to strangers: only once the conversation is accepted.
+        let accepted = self.store().conversation(peer)?.is_some_and(|c| c.accepted);
+        if self.settings().read_receipts && accepted && *peer != self.session_id() {
             let receipt = Outgoing::ReadReceipt {
                 timestamps: read.iter().map(|m| m.sent_ms).collect(),
             };
