@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 mod crypto;
+mod e2e;
 mod measure;
 mod node;
 mod onion;
@@ -25,6 +26,9 @@ enum Scenario {
     Node(node::Args),
     /// Onion requests through 0–3 relaying nodes on loopback, next to the per-hop crypto.
     Onion(onion::Args),
+    /// One-to-one messaging between two clients on loopback: send→receive latency and
+    /// throughput through the whole client library.
+    E2e(e2e::Args),
     /// The load process of `onion`'s throughput measurement (started by it).
     #[command(hide = true)]
     OnionLoad(onion::LoadArgs),
@@ -36,5 +40,6 @@ fn main() -> anyhow::Result<()> {
         Scenario::Node(args) => node::run(args),
         Scenario::Onion(args) => onion::run(args),
         Scenario::OnionLoad(args) => onion::load(args),
+        Scenario::E2e(args) => e2e::run(args),
     }
 }

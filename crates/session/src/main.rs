@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 mod account_file;
 mod cmd;
+mod profile_file;
 mod ui;
 
 /// Session: private messaging without phone numbers, e-mail addresses or central servers.
@@ -15,7 +16,7 @@ struct Cli {
     /// e.g. ~/.local/share/session].
     #[arg(long, global = true, env = "SESSION_DATA_DIR", value_name = "DIR")]
     data_dir: Option<std::path::PathBuf>,
-    /// Print one JSON object instead of text (for scripts).
+    /// Print JSON instead of text, for scripts (one object; `watch`: one object per line).
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
@@ -27,6 +28,11 @@ enum Command {
     /// Create, restore and show your account (Session ID and recovery words).
     #[command(subcommand)]
     Account(cmd::account::AccountCommand),
+    #[command(flatten)]
+    Chat(cmd::chat::ChatCommand),
+    /// Session names: register one for your account (@name), or look one up.
+    #[command(subcommand)]
+    Name(cmd::name::NameCommand),
     /// Run a service node (message storage for a swarm, onion relay).
     #[command(subcommand)]
     Node(cmd::node::NodeCommand),
@@ -48,6 +54,8 @@ fn main() -> std::process::ExitCode {
         .unwrap_or_else(account_file::default_data_dir);
     let result = match cli.command {
         Command::Account(c) => cmd::account::run(c, &data_dir, cli.json),
+        Command::Chat(c) => cmd::chat::run(c, &data_dir, cli.json),
+        Command::Name(c) => cmd::name::run(c, &data_dir, cli.json),
         Command::Node(c) => cmd::node::run(c),
         Command::Registry(c) => cmd::registry::run(c),
         Command::Devnet(c) => cmd::devnet::run(c, cli.json),

@@ -1,14 +1,16 @@
 //! `session devnet` end to end, with the real binary: a 7-node devnet (one swarm) forms,
 //! writes network.toml, answers `status --json`, survives a stop-node/start-node drill,
 //! stops every child on SIGINT, resumes on the same directory with the same keys and
-//! chain, and leaves no orphan when the supervisor itself is SIGKILLed.
+//! chain, and leaves no orphan when the supervisor itself is SIGKILLed. On the formed
+//! devnet, two accounts use the chat commands (`chat_flow`): message requests, replies,
+//! Session names, unsend, `chat` on piped input, `watch`, and bad inputs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 #![cfg(unix)] // signals and /proc
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -242,6 +244,9 @@ fn devnet_forms_drills_stops_and_resumes() {
     let (ok, _, err) = run(&["network", "status", "--network", "/nonexistent"]);
     assert!(!ok && err.contains("session devnet"), "{err}");
 
+    // Two accounts chat over the devnet (shares its startup).
+    chat_flow(&tmp.path().join("chat"), Path::new(net_file));
+
     // Drill: stop node 2, then start it again.
     let pid2 = node(&st, 2)["pid"].as_u64().unwrap() as u32;
     let (ok, out, err) = session(&["devnet", "stop-node", "2"], &dir);
@@ -332,4 +337,257 @@ fn foreign_directory_and_busy_port_are_explained() {
         "{err}"
     );
     assert!(child_pids(&dir).is_empty(), "pid files left behind");
+}
+
+/// One account of the chat flow: its data directory and the network file.
+struct User {
+    dir: PathBuf,
+    network: PathBuf,
+    id: String,
+}
+
+impl User {
+    fn new(dir: PathBuf, network: &Path) -> Self {
+        let mut u = Self {
+            dir,
+            network: network.to_owned(),
+            id: String::new(),
+        };
+        let out = u.json(&["account", "new"]);
+        u.id = out["session_id"].as_str().unwrap().to_owned();
+        assert_eq!(u.id.len(), 66, "{out}");
+        u
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_session"));
+        c.arg("--data-dir")
+            .arg(&self.dir)
+            .args(args)
+            .env("SESSION_NETWORK", &self.network)
+            .env_remove("SESSION_DATA_DIR");
+        c
+    }
+
+    /// Runs `session --data-dir DIR args…`: (success, stdout, stderr).
+    fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let out = self.command(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Runs a command that must succeed with `--json` and parses its output.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend(args);
+        let (ok, out, err) = self.run(&all);
+        assert!(ok, "session {all:?} failed: {out}{err}");
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{all:?}: {e}: {out}"))
+    }
+
+    /// Runs a command that must fail; returns its error output.
+    fn fails(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args);
+        assert!(!ok, "session {args:?} should have failed: {out}");
+        assert!(err.starts_with("error: "), "{err}");
+        err
+    }
+
+    /// `read --json PEER`, retried (bounded) until `done` holds of the messages.
+    fn read_until(&self, peer: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (ok, out, err) = self.run(&["--json", "read", peer]);
+            if ok {
+                let list: Vec<Value> = serde_json::from_str(out.trim()).unwrap();
+                if done(&list) {
+                    return list;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within 30 s (last: {out}{err})"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+fn bodies(list: &[Value]) -> Vec<&str> {
+    list.iter().map(|m| m["body"].as_str().unwrap()).collect()
+}
+
+fn chat_flow(dir: &Path, network: &Path) {
+    let t0 = Instant::now();
+    let a = User::new(dir.join("a"), network);
+    let b = User::new(dir.join("b"), network);
+
+    // A chooses a display name; it travels with her messages.
+    let p = a.json(&["profile", "--name", "Alice"]);
+    assert_eq!(p["display_name"], "Alice");
+    assert_eq!(p["session_id"], a.id.as_str());
+
+    // A writes to B: a message request on B's side.
+    let sent = a.json(&["send", &b.id, "hello", "Bob"]);
+    assert_eq!(sent["to"], b.id.as_str());
+    let first_hash = sent["hash"].as_str().unwrap().to_owned();
+    assert!(
+        !first_hash.is_empty() && sent["recipient_hash"].is_string(),
+        "{sent}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let request = loop {
+        let list = b.json(&["requests"]);
+        if let Some(r) = list.as_array().unwrap().first() {
+            break r.clone();
+        }
+        assert!(Instant::now() < deadline, "no message request reached B");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(request["peer"], a.id.as_str(), "{request}");
+    assert_eq!(request["name"], "Alice", "{request}");
+    assert_eq!(request["first_message"]["body"], "hello Bob", "{request}");
+    assert_eq!(request["accepted"], false);
+    let (ok, inbox, err) = b.run(&["inbox", "--offline"]);
+    assert!(ok && inbox.contains("1 message request"), "{inbox}{err}");
+
+    // B accepts (with the start of A's id, as the tables show it) and reads.
+    let acc = b.json(&["accept", &a.id[..10]]);
+    assert_eq!(acc["peer"], a.id.as_str());
+    assert!(
+        b.json(&["requests", "--offline"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let history = b.json(&["read", &a.id]);
+    let history = history.as_array().unwrap();
+    assert_eq!(bodies(history), ["hello Bob"]);
+    assert_eq!(history[0]["direction"], "incoming");
+    assert_eq!(
+        history[0]["hash"].as_str().unwrap().len(),
+        43,
+        "full hashes"
+    );
+    let inbox = b.json(&["inbox", "--offline"]);
+    assert_eq!(inbox[0]["peer"], a.id.as_str(), "{inbox}");
+    assert_eq!(inbox[0]["unread"], 0, "read marks read: {inbox}");
+
+    // B replies; A sees it.
+    b.json(&["send", &a.id, "hi Alice"]);
+    let list = a.read_until(&b.id, "B's reply at A", |l| bodies(l).contains(&"hi Alice"));
+    let reply_hash = list.iter().find(|m| m["body"] == "hi Alice").unwrap()["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (ok, text, err) = a.run(&["read", "--offline", &b.id]);
+    assert!(
+        ok && text.contains("you: hello Bob") && text.contains("hi Alice"),
+        "{text}{err}"
+    );
+
+    // A registers a Session name; B writes to it.
+    let name = format!("alice-{}", std::process::id());
+    let reg = a.json(&["name", "register", &name, "--wait", "40"]);
+    assert_eq!(reg["session_id"], a.id.as_str(), "{reg}");
+    let res = b.json(&["name", "resolve", &format!("@{name}")]);
+    assert_eq!(res["session_id"], a.id.as_str(), "{res}");
+    let err = b.fails(&["name", "register", &name]);
+    assert!(
+        err.contains("someone else") && err.contains("another name"),
+        "{err}"
+    );
+    let by_name = b.json(&["send", &format!("@{name}"), "by", "name"]);
+    assert_eq!(by_name["to"], a.id.as_str(), "{by_name}");
+
+    // A unsends a message: it disappears at B too.
+    let doomed = a.json(&["send", &b.id, "to be unsent"]);
+    let doomed_hash = doomed["hash"].as_str().unwrap().to_owned();
+    b.read_until(&a.id, "the doomed message at B", |l| {
+        bodies(l).contains(&"to be unsent")
+    });
+    let un = a.json(&["unsend", &doomed_hash[..12]]);
+    assert_eq!(
+        un["hash"],
+        doomed_hash.as_str(),
+        "a hash prefix finds it: {un}"
+    );
+    b.read_until(&a.id, "the unsend at B", |l| {
+        !bodies(l).contains(&"to be unsent")
+    });
+    // Only the author may unsend.
+    let err = a.fails(&["unsend", &reply_hash]);
+    assert!(err.contains("only its author"), "{err}");
+
+    // `session watch` sees what arrives; `session chat` sends what is piped into it.
+    // (A fetches first, so that the next message is the chat's.)
+    let fetched = a.json(&["fetch"]);
+    assert!(fetched["new_messages"].is_u64(), "{fetched}");
+    let watch = a
+        .command(&["--json", "watch", "--count", "1", "--timeout", "40"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut chat = b
+        .command(&["chat", &a.id[..10], "--history", "5"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    chat.stdin
+        .take()
+        .unwrap()
+        .write_all(b"from chat\n\n/quit\nnever sent\n")
+        .unwrap();
+    let out = chat.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "chat: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("you: from chat"), "{text}");
+    let out = watch.wait_with_output().unwrap();
+    let lines = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "watch: {lines}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let msg = events.iter().find(|e| e["event"] == "message").unwrap();
+    assert_eq!(msg["message"]["body"], "from chat", "{lines}");
+    assert_eq!(msg["message"]["from"], b.id.as_str());
+    let list = a.read_until(&b.id, "the chat line at A", |l| {
+        bodies(l).contains(&"from chat")
+    });
+    assert!(!bodies(&list).contains(&"never sent"));
+
+    // Bad inputs are refused with a hint.
+    let bad_id = format!("05{}", "zz".repeat(32));
+    let err = b.fails(&["send", &bad_id, "x"]);
+    assert!(
+        err.contains("Session ID") && err.contains("66 hex"),
+        "{err}"
+    );
+    let err = b.fails(&["send", &format!("@nobody-{}", std::process::id()), "x"]);
+    assert!(err.contains("no such name"), "{err}");
+    let err = b.fails(&["disappearing", &a.id, "off", "--after", "5m"]);
+    assert!(err.contains("--after"), "{err}");
+    let err = User {
+        dir: dir.join("nobody"),
+        network: network.to_owned(),
+        id: String::new(),
+    }
+    .fails(&["inbox"]);
+    assert!(err.contains("session account new"), "{err}");
+    eprintln!("chat flow: {:?}", t0.elapsed());
 }

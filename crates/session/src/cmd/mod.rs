@@ -1,7 +1,9 @@
 //! One module per command group.
 
 pub mod account;
+pub mod chat;
 pub mod devnet;
+pub mod name;
 pub mod network;
 pub mod node;
 pub mod registry;
