@@ -347,6 +347,50 @@ impl OnionClient {
         parse_service_node_states(&v)
     }
 
+    /// Sends one JSON-RPC request straight to the network's registries (not through
+    /// the onion: for public transactions such as registering a name), trying each
+    /// `registry_urls` entry in turn; returns the first JSON-RPC answer — its `result`
+    /// or `error` object, as the registry sent it — and the URL that gave it.
+    ///
+    /// # Errors
+    /// [`ClientError::Registry`] when the network file lists no registry or none of them
+    /// gives a JSON-RPC answer (each one's failure is listed).
+    pub async fn registry_call(&self, method: &str, params: Value) -> Result<(Value, HttpUrl)> {
+        let urls = self.inner.network.registry_endpoints();
+        if urls.is_empty() {
+            return Err(ClientError::Registry {
+                reason: "the network file lists no registry_urls".into(),
+            });
+        }
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+            .to_string()
+            .into_bytes();
+        let limit = Duration::from_millis(self.settings().request_timeout_ms);
+        let mut failures = Vec::new();
+        for url in urls {
+            match self
+                .inner
+                .transport
+                .post_url(&url, body.clone(), limit)
+                .await
+            {
+                Ok(r) => match serde_json::from_slice::<Value>(&r.body) {
+                    Ok(v) if v.get("result").is_some() || v.get("error").is_some() => {
+                        return Ok((v, url));
+                    }
+                    _ => failures.push(format!(
+                        "{url}: HTTP {} with a body that is not a JSON-RPC answer",
+                        r.status
+                    )),
+                },
+                Err(e) => failures.push(format!("{url}: {e}")),
+            }
+        }
+        Err(ClientError::Registry {
+            reason: failures.join("; "),
+        })
+    }
+
     /// The registries in order, then the fallback `[[nodes]]` (asked for their lists
     /// directly, or used as they are when they do not answer).
     async fn fetch_from_registries(&self) -> Result<Vec<Snode>> {

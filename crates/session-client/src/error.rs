@@ -23,6 +23,15 @@ pub enum ClientError {
         /// What each source answered.
         reason: String,
     },
+    /// No registry answered a JSON-RPC request (or none is configured).
+    #[error(
+        "no registry answered: {reason}. Check that `registry_urls` in the network file \
+         point at a running registry (is the network running? `session devnet`)"
+    )]
+    Registry {
+        /// What each registry URL gave.
+        reason: String,
+    },
     /// The node directory holds too few usable nodes to build onion paths.
     #[error(
         "only {have} usable service nodes are known but {need} are needed to build onion \

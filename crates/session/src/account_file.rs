@@ -2,10 +2,9 @@
 //!
 //! `account.json` holds the account seed (hex) and is created with mode 0600 inside a
 //! mode-0700 directory, written to a temporary file first and renamed into place so that
-//! a crash never leaves half a key. It is never overwritten.
+//! a crash never leaves half a key ([`crate::private_file`]). It is never overwritten.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -75,7 +74,6 @@ pub fn save_new(data_dir: &Path, keys: &AccountKeys) -> anyhow::Result<PathBuf> 
             data_dir.display()
         );
     }
-    create_private_dir(data_dir)?;
     let body = Zeroizing::new(
         serde_json::to_string_pretty(&KeyFile {
             version: 1,
@@ -83,42 +81,5 @@ pub fn save_new(data_dir: &Path, keys: &AccountKeys) -> anyhow::Result<PathBuf> 
         })
         .context("serialising the account file")?,
     );
-    let tmp = data_dir.join(format!(".{FILE_NAME}.tmp"));
-    let _ = fs::remove_file(&tmp);
-    {
-        let mut f = private_create(&tmp)?;
-        f.write_all(body.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, &file).with_context(|| format!("writing {}", file.display()))?;
-    Ok(file)
-}
-
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("creating {}", dir.display()))
-    }
-    #[cfg(not(unix))]
-    {
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
-    }
-}
-
-fn private_create(file: &Path) -> anyhow::Result<fs::File> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(file)
-        .with_context(|| format!("creating {}", file.display()))
+    crate::private_file::write_atomic(data_dir, FILE_NAME, &[body.as_bytes(), b"\n"])
 }

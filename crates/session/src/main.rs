@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 mod account_file;
 mod cmd;
+mod private_file;
 mod profile_file;
 mod ui;
 

@@ -7,7 +7,6 @@
 //! error naming the file, so that a typo never silently turns a setting off.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -107,8 +106,6 @@ pub fn load(data_dir: &Path) -> anyhow::Result<Settings> {
 
 /// Saves the settings into `data_dir` (mode 0600, atomically).
 pub fn save(data_dir: &Path, settings: &Settings) -> anyhow::Result<PathBuf> {
-    let file = path(data_dir);
-    create_private_dir(data_dir)?;
     let mut body = serde_json::to_string_pretty(&SettingsFile {
         version: 1,
         display_name: settings.display_name.clone(),
@@ -116,46 +113,7 @@ pub fn save(data_dir: &Path, settings: &Settings) -> anyhow::Result<PathBuf> {
     })
     .context("serialising the settings")?;
     body.push('\n');
-    let tmp = data_dir.join(format!(".{FILE_NAME}.tmp"));
-    let _ = fs::remove_file(&tmp);
-    {
-        let mut f = private_create(&tmp)?;
-        f.write_all(body.as_bytes())
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all()
-            .with_context(|| format!("writing {}", tmp.display()))?;
-    }
-    fs::rename(&tmp, &file).with_context(|| format!("writing {}", file.display()))?;
-    Ok(file)
-}
-
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("creating {}", dir.display()))
-    }
-    #[cfg(not(unix))]
-    {
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
-    }
-}
-
-/// Creates `file` (which must not exist) with mode 0600.
-fn private_create(file: &Path) -> anyhow::Result<fs::File> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(file)
-        .with_context(|| format!("creating {}", file.display()))
+    crate::private_file::write_atomic(data_dir, FILE_NAME, &[body.as_bytes()])
 }
 
 #[cfg(test)]

@@ -20,8 +20,6 @@ use session_client::store::MemoryStore;
 use session_client::{Messenger, MessengerSettings, NetworkConfig, OnionClient};
 use session_crypto::ons::{self, OnsType};
 use session_crypto::{AccountId, AccountKeys};
-use session_rt::http::{HttpConnection, TlsMode};
-use session_rt::url::HttpUrl;
 
 use crate::cmd::chat::{NetArgs, load_network};
 use crate::{account_file, ui};
@@ -59,9 +57,6 @@ pub struct ResolveArgs {
     #[command(flatten)]
     net: NetArgs,
 }
-
-/// How long one registry may take to answer.
-const REGISTRY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Pause between lookups while waiting for a registration.
 const RESOLVE_PAUSE: Duration = Duration::from_millis(1000);
@@ -116,68 +111,6 @@ pub fn buy_params(keys: &AccountKeys, name: &str) -> anyhow::Result<Value> {
     }))
 }
 
-/// Posts one JSON-RPC request to the first registry that answers; returns its answer
-/// (a `result` or an `error` object) and the URL.
-async fn registry_call(
-    urls: &[String],
-    method: &str,
-    params: Value,
-) -> anyhow::Result<(Value, String)> {
-    if urls.is_empty() {
-        bail!(
-            "the network file lists no registry_urls; names are registered with the network's \
-             registry (add its URL, e.g. registry_urls = [\"http://127.0.0.1:22100/json_rpc\"])"
-        );
-    }
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-    let mut failures = Vec::new();
-    for text in urls {
-        let url: HttpUrl = match text.parse() {
-            Ok(u) => u,
-            Err(e) => {
-                failures.push(e);
-                continue;
-            }
-        };
-        let mode = if url.tls {
-            TlsMode::AnyCertificate
-        } else {
-            TlsMode::Plain
-        };
-        let exchange = async {
-            let mut conn = HttpConnection::connect_to(&url.host, url.port, mode).await?;
-            conn.post(&url.path, body.clone()).await
-        };
-        let reply = match tokio::time::timeout(REGISTRY_TIMEOUT, exchange).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                failures.push(format!("{text}: {e}"));
-                continue;
-            }
-            Err(_) => {
-                failures.push(format!(
-                    "{text}: no answer within {} s",
-                    REGISTRY_TIMEOUT.as_secs()
-                ));
-                continue;
-            }
-        };
-        match serde_json::from_slice::<Value>(&reply.body) {
-            Ok(v) if v.get("result").is_some() || v.get("error").is_some() => {
-                return Ok((v, text.clone()));
-            }
-            _ => failures.push(format!(
-                "{text}: HTTP {} with a body that is not a JSON-RPC answer",
-                reply.status
-            )),
-        }
-    }
-    bail!(
-        "no registry answered ({}); is the network running (`session devnet`)?",
-        failures.join("; ")
-    )
-}
-
 /// What the registry said about a registration.
 enum Submitted {
     /// Accepted into the next block.
@@ -188,8 +121,11 @@ enum Submitted {
     Pending,
 }
 
-async fn submit(urls: &[String], params: Value, name: &str) -> anyhow::Result<Submitted> {
-    let (answer, url) = registry_call(urls, "ons_buy_mapping", params).await?;
+async fn submit(client: &OnionClient, params: Value, name: &str) -> anyhow::Result<Submitted> {
+    let (answer, url) = client
+        .registry_call("ons_buy_mapping", params)
+        .await
+        .context("cannot register the name")?;
     if let Some(result) = answer.get("result") {
         return Ok(Submitted::Accepted {
             txid: result["txid"].as_str().map(str::to_owned),
@@ -213,10 +149,9 @@ async fn register(args: RegisterArgs, data_dir: &Path, json_out: bool) -> anyhow
     let keys = account_file::load(data_dir)?;
     let me = keys.session_id();
     let net = load_network(&args.net)?;
-    let urls = net.registry_urls.clone();
     let params = buy_params(&keys, &name)?;
     let m = lookup_messenger(keys, net);
-    let submitted = submit(&urls, params, &name).await?;
+    let submitted = submit(m.client(), params, &name).await?;
     let txid = match submitted {
         Submitted::Accepted { txid } => txid,
         Submitted::Pending => None,
