@@ -111,6 +111,16 @@ pub fn insert_and_get(s: &dyn ClientStore) {
     ));
     assert_eq!(s.message_by_hash("hash-a1").unwrap().unwrap().id, id);
 
+    // Hash prefixes (what a user types): special characters are plain text.
+    let found = s.messages_by_hash_prefix("hash-", 10).unwrap();
+    assert_eq!(found.len(), 2);
+    assert_eq!(s.messages_by_hash_prefix("hash-", 1).unwrap().len(), 1);
+    assert_eq!(s.messages_by_hash_prefix("hash-o", 10).unwrap()[0].id, out);
+    assert!(s.messages_by_hash_prefix("hash_", 10).unwrap().is_empty());
+    assert!(s.messages_by_hash_prefix("%", 10).unwrap().is_empty());
+    assert!(s.messages_by_hash_prefix("*", 10).unwrap().is_empty());
+    assert_eq!(s.messages_by_hash_prefix("", 10).unwrap().len(), 2);
+
     // Unicode and empty bodies survive.
     let u = insert(s, &incoming(a, 3_000, "hash-a3", "héllo 👋\n"));
     assert_eq!(s.message(u).unwrap().unwrap().body, "héllo 👋\n");

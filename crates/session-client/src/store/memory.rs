@@ -204,6 +204,22 @@ impl ClientStore for MemoryStore {
             .map(|r| r.msg.clone()))
     }
 
+    fn messages_by_hash_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<StoredMessage>> {
+        let g = lock(&self.inner);
+        Ok(g.messages
+            .values()
+            .filter(|r| {
+                !r.deleted
+                    && r.msg
+                        .server_hash
+                        .as_deref()
+                        .is_some_and(|h| h.starts_with(prefix))
+            })
+            .take(limit)
+            .map(|r| r.msg.clone())
+            .collect())
+    }
+
     fn history(
         &self,
         peer: &AccountId,

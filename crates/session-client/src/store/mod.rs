@@ -411,6 +411,10 @@ pub trait ClientStore: Send + Sync + fmt::Debug {
     /// One message by server hash.
     fn message_by_hash(&self, hash: &str) -> Result<Option<StoredMessage>>;
 
+    /// Up to `limit` messages whose server hash starts with `prefix` (what a user
+    /// typed of a hash), in no particular order.
+    fn messages_by_hash_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<StoredMessage>>;
+
     /// Up to `limit` messages of `peer`'s conversation that come before `before` (all if
     /// `None`) — the newest such ones — in history order (oldest first).
     fn history(

@@ -620,6 +620,19 @@ impl ClientStore for SqliteStore {
         })
     }
 
+    fn messages_by_hash_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<StoredMessage>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(|conn| {
+            // substr rather than LIKE/GLOB: no character of the prefix is special.
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {MSG_COLS} FROM messages
+                 WHERE deleted = 0 AND substr(server_hash, 1, length(?1)) = ?1 LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![prefix, limit], message_row)?;
+            rows.collect()
+        })
+    }
+
     fn history(
         &self,
         peer: &AccountId,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use session_client::store::{ClientStore, ConversationKind, SqliteStore, StoredMessage};
+use session_client::store::{ClientStore, ConversationKind, SqliteStore};
 use session_client::{ClientError, Messenger, NetworkConfig, OnionClient};
 use session_crypto::AccountId;
 
@@ -222,9 +222,6 @@ fn conversations_matching(store: &dyn ClientStore, prefix: &str) -> anyhow::Resu
     Ok(out)
 }
 
-/// How many messages of one conversation a hash-prefix search looks through.
-const SEARCH_LIMIT: usize = 100_000;
-
 /// Finds the full server hash of a local message from what the user typed: the full
 /// hash, or (at least 6 characters of) its start, as `session read` shows it.
 pub fn find_hash(store: &dyn ClientStore, text: &str) -> anyhow::Result<String> {
@@ -235,28 +232,14 @@ pub fn find_hash(store: &dyn ClientStore, text: &str) -> anyhow::Result<String> 
     if store.message_by_hash(text)?.is_some() || text.len() < 6 {
         return Ok(text.to_owned());
     }
-    let mut found: Vec<StoredMessage> = Vec::new();
-    for kind in [ConversationKind::Accepted, ConversationKind::Requests] {
-        for c in store.conversations(kind)? {
-            for msg in store.history(&c.peer, None, SEARCH_LIMIT)? {
-                if msg
-                    .server_hash
-                    .as_deref()
-                    .is_some_and(|h| h.starts_with(text))
-                {
-                    found.push(msg);
-                }
-            }
-        }
-    }
+    let found = store.messages_by_hash_prefix(text, 2)?;
     match found.as_slice() {
         [one] => Ok(one.server_hash.clone().unwrap_or_default()),
         // Not found: the library says so (and how to find hashes).
         [] => Ok(text.to_owned()),
-        many => bail!(
-            "{text:?} is the start of {} message hashes; give more of it (`session read --json \
-             <id>` shows full hashes)",
-            many.len()
+        _ => bail!(
+            "{text:?} is the start of several message hashes; give more of it (`session read --json \
+             <id>` shows full hashes)"
         ),
     }
 }
