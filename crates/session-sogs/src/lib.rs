@@ -6,5 +6,8 @@
 //!
 //! * [`store`]: the persistence behind a trait, with its SQLite backend and the
 //!   conformance suite every backend passes.
+//! * [`server`]: the HTTP API (PySOGS's endpoints and status codes) with `X-SOGS-*`
+//!   authentication.
 
+pub mod server;
 pub mod store;
