@@ -19,6 +19,9 @@ use crate::store::{
     Contact, Direction, Inserted, NewMessage, RejectReason, RejectedCounts, StoredMessage,
 };
 
+/// How many swarm members one poll tries before it fails.
+const POLL_ATTEMPTS: usize = 3;
+
 /// What one poll found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PollReport {
@@ -74,30 +77,41 @@ impl Messenger {
         Ok(report)
     }
 
-    /// The swarm member to poll: the pinned one, else a random member (pinned).
-    async fn poll_node(&self) -> Result<Snode> {
+    /// The swarm member to poll: the pinned one, else a random member not in `failed`
+    /// (then pinned).
+    async fn poll_node(&self, failed: &[[u8; 32]]) -> Result<Snode> {
         if let Some(n) = crate::store::lock(&self.inner.poll_node).clone() {
             return Ok(n);
         }
-        let members = self.client().get_swarm(&self.session_id().to_hex()).await?;
+        let members: Vec<Snode> = self
+            .client()
+            .get_swarm(&self.session_id().to_hex())
+            .await?
+            .into_iter()
+            .filter(|m| !failed.contains(&m.ed25519))
+            .collect();
         let pick = Rng::from_entropy().below(members.len());
         let node = members
             .get(pick)
             .cloned()
             .ok_or_else(|| ClientError::Swarm {
                 account: "own".into(),
-                reason: "no swarm members are listed".into(),
+                reason: format!(
+                    "no member of our swarm is left to poll ({} failed just now)",
+                    failed.len()
+                ),
             })?;
         *crate::store::lock(&self.inner.poll_node) = Some(node.clone());
         Ok(node)
     }
 
     /// Polls one namespace at the pinned member; if that member fails or has left the
-    /// swarm (421), once more at another.
+    /// swarm (421), at another (up to [`POLL_ATTEMPTS`] members, never one that just
+    /// failed: the network may still list a stopped node).
     async fn poll_namespace(&self, ns: i16, report: &mut PollReport) -> Result<()> {
-        let mut attempt = 0;
+        let mut failed = Vec::new();
         loop {
-            let node = self.poll_node().await?;
+            let node = self.poll_node(&failed).await?;
             let err = match self.poll_at(&node, ns, report).await {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
@@ -106,8 +120,8 @@ impl Messenger {
             if moved || err.is_path_failure() || matches!(err, ClientError::Exhausted { .. }) {
                 *crate::store::lock(&self.inner.poll_node) = None;
                 self.client().forget_swarm(&self.session_id().to_hex());
-                if attempt == 0 {
-                    attempt += 1;
+                failed.push(node.ed25519);
+                if failed.len() < POLL_ATTEMPTS {
                     tracing::debug!(error = %err, "polling another swarm member");
                     continue;
                 }
