@@ -1,8 +1,9 @@
 //! Runtime helpers shared by the Session services (node, registry, community and file
 //! servers): an injected [`clock::Clock`], graceful [`shutdown`], HTTP(S) server
 //! scaffolding ([`http::serve`]) and a lean client, typed TOML [`config`] loading,
-//! self-signed [`tls`] certificates, private-file helpers, log [`redact`]ion and the
-//! server side of v4 onion requests ([`lsrpc`]).
+//! self-signed [`tls`] certificates, private-file helpers, log [`redact`]ion, the
+//! server side of v4 onion requests ([`lsrpc`]) and private, versioned SQLite files
+//! ([`sqlite`]).
 
 pub mod clock;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod logging;
 pub mod lsrpc;
 pub mod redact;
 pub mod shutdown;
+pub mod sqlite;
 pub mod tls;
 pub mod url;
 

@@ -22,10 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::types::Type;
-use rusqlite::{
-    Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params,
-};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use session_crypto::AccountId;
+use session_rt::sqlite::{self, OpenError, VersionedDb};
 
 use super::{
     CleanupCounts, DirectMessage, FuturePermission, HistoryEntry, Message, MessageEdit,
@@ -207,6 +206,13 @@ CREATE INDEX inbox_expiry ON inbox (expiry);
 pub const MIGRATIONS: &[&str] = &[SCHEMA_V1];
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
 
+/// How community-server database files are marked, migrated and opened.
+const DB: VersionedDb = VersionedDb {
+    application_id: APPLICATION_ID,
+    migrations: MIGRATIONS,
+    foreign_keys: true,
+};
+
 const ROOM_COLS: &str = "id, token, name, description, image, created, message_sequence, \
                          info_updates, active_users, read, accessible, write, upload";
 const USER_COLS: &str = "id, session_id, created, last_active, banned, moderator, admin, \
@@ -253,14 +259,17 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) `dir/sogs.db`, creating `dir` (mode 0700) if needed.
     pub fn open(dir: &Path, retention: Retention) -> Result<Self> {
-        ensure_dir(dir)?;
-        Self::open_file(&dir.join(DB_FILE), retention)
+        let conn = sqlite::open_in(dir, DB_FILE, &DB)?;
+        Ok(Self {
+            path: dir.join(DB_FILE),
+            retention,
+            conn: Mutex::new(conn),
+        })
     }
 
     /// Opens (creating if needed, mode 0600) the database file at `path`.
     pub fn open_file(path: &Path, retention: Retention) -> Result<Self> {
-        prepare_private_file(path)?;
-        let conn = open_connection(path)?;
+        let conn = sqlite::open(path, &DB)?;
         Ok(Self {
             path: path.to_owned(),
             retention,
@@ -289,160 +298,37 @@ impl SqliteStore {
     }
 }
 
-/// Creates `dir` and its parents (mode 0700 on Unix when newly created).
-fn ensure_dir(dir: &Path) -> Result<()> {
-    session_rt::fs::ensure_dir(dir).map_err(|e| match e {
-        session_rt::RtError::Io { op, path, source } => StoreError::Io { op, path, source },
-        other => StoreError::Io {
-            op: "create directory",
-            path: dir.display().to_string(),
-            source: std::io::Error::other(other.to_string()),
-        },
-    })
-}
-
-/// Makes sure the database file exists with mode 0600 before SQLite opens it, and
-/// tightens left-over files of an earlier run.
-fn prepare_private_file(path: &Path) -> Result<()> {
-    let io = |op: &'static str, p: &Path| {
-        let p = p.display().to_string();
-        move |source| StoreError::Io {
-            op,
-            path: p,
-            source,
-        }
-    };
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    drop(opts.open(path).map_err(io("create", path))?);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mut files = vec![path.to_owned()];
-        for suffix in ["-wal", "-shm"] {
-            let mut p = path.as_os_str().to_owned();
-            p.push(suffix);
-            files.push(PathBuf::from(p));
-        }
-        for f in files {
-            let meta = match std::fs::metadata(&f) {
-                Ok(m) => m,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io("inspect", &f)(e)),
-            };
-            if meta.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600))
-                    .map_err(io("chmod", &f))?;
-            }
+impl From<OpenError> for StoreError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Io { op, path, source } => Self::Io { op, path, source },
+            OpenError::NotADatabase { path, detail } => Self::NotADatabase { path, detail },
+            OpenError::TooNew {
+                path,
+                found,
+                supported,
+            } => Self::TooNew {
+                path,
+                found,
+                supported,
+            },
+            OpenError::Sqlite { path, source } => Self::Database {
+                path,
+                detail: source.to_string(),
+            },
         }
     }
-    Ok(())
 }
 
 /// Maps a SQLite error: damage and non-databases become [`StoreError::NotADatabase`].
 fn db_error(path: &Path, e: rusqlite::Error) -> StoreError {
-    let path = path.display().to_string();
-    match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::NotADatabase {
-            path,
-            detail: e.to_string(),
-        },
-        _ => StoreError::Database {
-            path,
-            detail: e.to_string(),
-        },
-    }
-}
-
-/// Opens the existing file at `path`, checks and migrates its schema, sets pragmas.
-fn open_connection(path: &Path) -> Result<Connection> {
-    let err = |e| db_error(path, e);
-    // No CREATE flag: the file was created (0600) by us, SQLite never creates it.
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let mut conn = Connection::open_with_flags(path, flags).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(err)?;
-    check_identity(&conn, path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(err)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(err)?;
-    conn.pragma_update(None, "foreign_keys", "ON")
-        .map_err(err)?;
-    conn.set_prepared_statement_cache_capacity(64);
-    migrate(&mut conn, path)?;
-    Ok(conn)
-}
-
-/// Refuses files that are not (empty or) community-server databases.
-fn check_identity(conn: &Connection, path: &Path) -> Result<()> {
-    let err = |e| db_error(path, e);
-    let app: i64 = conn
-        .pragma_query_value(None, "application_id", |r| r.get(0))
-        .map_err(err)?;
-    if app == APPLICATION_ID {
-        return Ok(());
-    }
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(err)?;
-    let objects: i64 = conn
-        .query_row("SELECT COUNT(*) FROM sqlite_schema", [], |r| r.get(0))
-        .map_err(err)?;
-    if app != 0 || version != 0 || objects != 0 {
-        return Err(StoreError::NotADatabase {
-            path: path.display().to_string(),
-            detail: format!(
-                "it is a SQLite database of another program (application id {app:#x}, \
-                 {objects} schema objects)"
-            ),
-        });
-    }
-    Ok(())
+    OpenError::sqlite(path, e).into()
 }
 
 /// Brings the schema up to [`SCHEMA_VERSION`], one version per transaction; refuses a
 /// newer one.
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let err = |e| db_error(path, e);
-    loop {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let version: i64 = tx
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(err)?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: path.display().to_string(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        if version < 0 {
-            return Err(StoreError::NotADatabase {
-                path: path.display().to_string(),
-                detail: format!("negative schema version {version}"),
-            });
-        }
-        let Some(sql) = usize::try_from(version)
-            .ok()
-            .and_then(|v| MIGRATIONS.get(v))
-        else {
-            return Ok(());
-        };
-        tx.execute_batch(sql).map_err(err)?;
-        tx.pragma_update(None, "user_version", version + 1)
-            .map_err(err)?;
-        tx.pragma_update(None, "application_id", APPLICATION_ID)
-            .map_err(err)?;
-        tx.commit().map_err(err)?;
-    }
+    Ok(sqlite::migrate(conn, path, &DB)?)
 }
 
 // ---- row conversions ----
