@@ -268,6 +268,17 @@ pub fn migrate(conn: &mut Connection, path: &Path, db: &VersionedDb) -> Result<(
     }
 }
 
+/// SQLite's `EXPLAIN QUERY PLAN` of `sql`, its detail column joined with ` | `: what
+/// stores' tests check to make sure their hot queries use an index.
+///
+/// # Errors
+/// The SQLite error if `sql` does not prepare.
+pub fn query_plan(conn: &Connection, sql: &str) -> rusqlite::Result<String> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?.join(" | "))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test

@@ -226,9 +226,9 @@ impl Messenger {
         }
     }
 
-    /// Resolves what a user typed as a recipient: a Session ID (66 hex, `05…`) or a
-    /// Session name (`@name`, or a bare name that is not hex) through
-    /// [`Messenger::resolve_name`].
+    /// Resolves what a user typed as a recipient: `@name` or anything that fits a
+    /// Session name goes through [`Messenger::resolve_name`]; anything longer than a
+    /// name can be (a Session ID is 66 characters) must be a Session ID.
     ///
     /// # Errors
     /// [`ClientError::BadInput`] for an id of the wrong form or prefix;
@@ -238,8 +238,7 @@ impl Messenger {
         if let Some(name) = text.strip_prefix('@') {
             return self.resolve_name(name).await;
         }
-        let looks_like_id = text.len() == 66 && text.bytes().all(|b| b.is_ascii_hexdigit());
-        if looks_like_id || text.bytes().all(|b| b.is_ascii_hexdigit()) && text.len() > 40 {
+        if text.len() > session_crypto::ons::SESSION_NAME_MAX {
             return parse_session_id(text);
         }
         self.resolve_name(text).await

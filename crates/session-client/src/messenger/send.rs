@@ -103,7 +103,6 @@ impl Messenger {
             body: body.to_owned(),
             expiry,
         };
-        self.store().open_conversation(&to, now)?;
         let message = match self.store().insert_message(&new)? {
             Inserted::New(id) => self.store().message(id)?,
             // The poller saw our sync copy first.

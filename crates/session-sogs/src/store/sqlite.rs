@@ -2004,13 +2004,7 @@ mod tests {
     use super::*;
 
     fn plan(conn: &Connection, sql: &str) -> String {
-        conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap()
-            .query_map([], |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .unwrap()
-            .join(" | ")
+        session_rt::sqlite::query_plan(conn, sql).unwrap()
     }
 
     fn open() -> (SqliteStore, tempfile::TempDir) {

@@ -172,10 +172,6 @@ pub async fn resolve_peer(m: &Messenger, text: &str) -> anyhow::Result<AccountId
         bail!("no recipient given: pass a Session ID (66 hex characters, 05…) or @name");
     }
     if !text.starts_with('@') {
-        // Longer than any name can be: it must be meant as a Session ID.
-        if text.len() > session_crypto::ons::SESSION_NAME_MAX {
-            return Ok(session_client::messenger::parse_session_id(text)?);
-        }
         let hex = text.bytes().all(|b| b.is_ascii_hexdigit());
         if hex && text.len() >= 4 && text.len() < 66 {
             let lower = text.to_ascii_lowercase();
