@@ -4,10 +4,15 @@
 //! blinded DM inbox — compatible with PySOGS so that real Session clients use it
 //! unchanged.
 //!
-//! * [`store`]: the persistence behind a trait, with its SQLite backend and the
-//!   conformance suite every backend passes.
+//! * [`store`]: the persistence behind a trait, with its SQLite and PostgreSQL backends
+//!   and the conformance suite every backend passes.
 //! * [`server`]: the HTTP API (PySOGS's endpoints and status codes) with `X-SOGS-*`
-//!   authentication.
+//!   authentication, `/batch`, `/sequence` and the onion entry.
+//! * [`config`]: `sogs.toml`; [`web`]: the front page with join links and QR codes;
+//!   [`jobs`]: the periodic cleanup.
 
+pub mod config;
+pub mod jobs;
 pub mod server;
 pub mod store;
+pub mod web;

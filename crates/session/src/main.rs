@@ -45,6 +45,12 @@ enum Command {
     /// Reach a network through onion paths: nodes known, paths, round trips.
     #[command(subcommand)]
     Network(cmd::network::NetworkCommand),
+    /// Communities (public groups on community servers): join, read, post, react, DM.
+    #[command(subcommand)]
+    Community(cmd::community::CommunityCommand),
+    /// Run and administer a community server (SOGS): rooms, moderators, bans.
+    #[command(subcommand)]
+    Sogs(cmd::sogs::SogsCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -61,6 +67,8 @@ fn main() -> std::process::ExitCode {
         Command::Registry(c) => cmd::registry::run(c),
         Command::Devnet(c) => cmd::devnet::run(c, cli.json),
         Command::Network(c) => cmd::network::run(c, cli.json),
+        Command::Community(c) => cmd::community::run(c, &data_dir, cli.json),
+        Command::Sogs(c) => cmd::sogs::run(c, cli.json),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

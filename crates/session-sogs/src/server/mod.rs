@@ -28,6 +28,7 @@ use crate::store::SogsStore;
 
 mod auth;
 mod error;
+pub mod filter;
 mod json;
 mod messages;
 mod rooms;
@@ -54,14 +55,32 @@ impl Default for RateLimit {
     }
 }
 
+/// The default upload size limit (PySOGS's `files.max_size`): 10,000,000 bytes.
+pub const DEFAULT_MAX_UPLOAD: usize = 10_000_000;
+
 /// Server settings that change HTTP behaviour.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct SogsSettings {
     /// Which `X-SOGS-Pubkey` prefixes are accepted (`require_blinding` also decides the
     /// `blind` capability).
     pub auth: SogsAuthPolicy,
     /// The post rate limit.
     pub rate_limit: RateLimit,
+    /// The largest room file upload, in bytes (bigger → 413).
+    pub max_upload: usize,
+    /// The content filter every post and edit passes (`None`: everything is allowed).
+    pub filter: Option<Arc<dyn filter::PostFilter>>,
+}
+
+impl Default for SogsSettings {
+    fn default() -> Self {
+        Self {
+            auth: SogsAuthPolicy::default(),
+            rate_limit: RateLimit::default(),
+            max_upload: DEFAULT_MAX_UPLOAD,
+            filter: None,
+        }
+    }
 }
 
 struct Inner {

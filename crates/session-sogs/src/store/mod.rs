@@ -61,11 +61,15 @@ use std::fmt;
 use session_crypto::AccountId;
 use thiserror::Error;
 
+pub mod postgres;
 pub mod sqlite;
+#[doc(hidden)]
+pub mod testing;
 
 #[cfg(test)]
 mod conformance;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// The result type of store operations.

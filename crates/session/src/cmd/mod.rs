@@ -2,9 +2,11 @@
 
 pub mod account;
 pub mod chat;
+pub mod community;
 pub mod devnet;
 pub mod name;
 pub mod network;
 pub mod node;
 pub mod registry;
 pub mod serve;
+pub mod sogs;

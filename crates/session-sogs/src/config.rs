@@ -1,0 +1,1 @@
+//! The community server's configuration file (`sogs.toml`). Not built yet.

@@ -1,0 +1,1 @@
+//! Periodic cleanup (community-server spec §8). Not built yet.

@@ -1,0 +1,1 @@
+//! The web front page (community-server spec §5.9). Not built yet.
