@@ -72,6 +72,34 @@ mod conformance;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
+/// Opens the store a configuration names: `database_url` `postgres://…` or
+/// `postgresql://…` → [`PostgresStore`]; `sqlite:///path` → that SQLite file; absent →
+/// `sogs.db` in `data_dir` ([`SqliteStore`]).
+pub fn open_database(
+    database_url: Option<&str>,
+    data_dir: &std::path::Path,
+    retention: Retention,
+) -> Result<std::sync::Arc<dyn SogsStore>> {
+    match database_url {
+        None => Ok(std::sync::Arc::new(SqliteStore::open(data_dir, retention)?)),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(std::sync::Arc::new(PostgresStore::connect(url, retention)?))
+        }
+        Some(url) => match url.strip_prefix("sqlite://") {
+            Some(path) => Ok(std::sync::Arc::new(SqliteStore::open_file(
+                std::path::Path::new(path),
+                retention,
+            )?)),
+            None => Err(StoreError::Invalid {
+                what: "database_url",
+                reason: format!(
+                    "{url:?} is neither sqlite:///path/to/sogs.db nor postgres://user@host/db"
+                ),
+            }),
+        },
+    }
+}
+
 /// The result type of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
