@@ -11,16 +11,20 @@
 //! 5. the signature over `server_pk || nonce || timestamp || METHOD || path[?query]
 //!    [|| BLAKE2b-512(body)]` is verified → 401 on failure;
 //! 6. the user's `last_active` is updated.
+//!
+//! Sub-requests of `/batch` and `/sequence` carry a [`SubRequestAuth`] request
+//! extension with the outer request's user instead: their own `X-SOGS-*` headers are
+//! ignored (§3). Extensions cannot come from the network, so the marker cannot be forged.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
-use session_crypto::AccountId;
 use session_crypto::sogs_auth::{
     HEADER_NONCE, HEADER_PUBKEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, SogsAuthError,
     SogsAuthHeaderValues, SogsRequest, parse_auth_headers,
 };
+use session_crypto::{AccountId, IdPrefix};
 
 use super::{ApiError, Sogs};
 use crate::store::{DAY, User};
@@ -28,12 +32,19 @@ use crate::store::{DAY, User};
 /// The largest request body accepted (bigger → 413).
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
+/// The authentication of an outer `/batch` or `/sequence` request, attached as a request
+/// extension to each of its sub-requests: they run as this user (`None`: anonymous)
+/// without looking at their own `X-SOGS-*` headers.
+#[derive(Clone, Debug)]
+pub(crate) struct SubRequestAuth(pub(crate) Option<User>);
+
 /// An incoming request after authentication: who is calling, the body and the query.
 #[derive(Debug)]
 pub struct Caller {
     user: Option<User>,
     body: Bytes,
     query: Vec<(String, String)>,
+    content_disposition: Option<String>,
 }
 
 impl Caller {
@@ -73,6 +84,26 @@ impl Caller {
         }
     }
 
+    /// The raw request body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The `Content-Disposition` request header, if present and visible ASCII.
+    pub fn content_disposition(&self) -> Option<&str> {
+        self.content_disposition.as_deref()
+    }
+
+    /// The authenticated user if the id is blinded (`15`/`25`); 401 for an anonymous
+    /// caller, 401 `This endpoint requires blinded pubkeys be used` for a `05` one.
+    pub fn require_blinded(&self) -> Result<&User, ApiError> {
+        let user = self.require_user()?;
+        match user.session_id.prefix() {
+            IdPrefix::Blinded15 | IdPrefix::Blinded25 => Ok(user),
+            _ => Err(ApiError::BlindRequired),
+        }
+    }
+
     /// The body as JSON; 400 when it is not.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         serde_json::from_slice(&self.body)
@@ -90,11 +121,24 @@ impl FromRequest<Sogs> for Caller {
 
     async fn from_request(req: Request, state: &Sogs) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let body = axum::body::to_bytes(body, MAX_BODY)
+        let limit = MAX_BODY.max(state.settings().max_upload.saturating_add(1));
+        let body = axum::body::to_bytes(body, limit)
             .await
             .map_err(|_| ApiError::TooLarge)?;
         let query = parse_query(parts.uri.query().unwrap_or(""));
         let headers = &parts.headers;
+        let content_disposition = headers
+            .get(header::CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if let Some(SubRequestAuth(user)) = parts.extensions.get::<SubRequestAuth>() {
+            return Ok(Self {
+                user: user.clone(),
+                body,
+                query,
+                content_disposition,
+            });
+        }
         let values = SogsAuthHeaderValues {
             pubkey: header(headers, HEADER_PUBKEY),
             timestamp: header(headers, HEADER_TIMESTAMP),
@@ -106,6 +150,7 @@ impl FromRequest<Sogs> for Caller {
                 user: None,
                 body,
                 query,
+                content_disposition,
             });
         };
 
@@ -155,6 +200,7 @@ impl FromRequest<Sogs> for Caller {
             user: Some(user),
             body,
             query,
+            content_disposition,
         })
     }
 }

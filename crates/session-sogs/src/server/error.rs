@@ -27,6 +27,9 @@ pub enum ApiError {
     /// The endpoint needs an authenticated user (401).
     #[error("X-SOGS-* request authentication required")]
     AuthRequired,
+    /// A DM endpoint that needs a blinded (`15`) caller got a `05` one (401).
+    #[error("This endpoint requires blinded pubkeys be used")]
+    BlindRequired,
     /// The caller lacks a permission (403).
     #[error("Permission denied")]
     Forbidden,
@@ -42,6 +45,13 @@ pub enum ApiError {
     /// Too many posts (429).
     #[error("Rate limited")]
     RateLimited,
+    /// The content filter refused a post or edit (429, PySOGS's `PostRejected`).
+    #[error("{0}")]
+    Rejected(String),
+    /// A value the request names is not acceptable, e.g. a room image that is not a
+    /// file of the room (406).
+    #[error("{0}")]
+    NotAcceptable(String),
     /// A server-side failure (500); the detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -51,15 +61,16 @@ impl ApiError {
     /// The status code.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Auth(SogsAuthError::SignatureFailed) | Self::AuthRequired => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Auth(SogsAuthError::SignatureFailed)
+            | Self::AuthRequired
+            | Self::BlindRequired => StatusCode::UNAUTHORIZED,
             Self::Auth(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::StaleTimestamp | Self::NonceReused => StatusCode::TOO_EARLY,
             Self::Banned | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::Rejected(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -11,12 +11,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use session_crypto::{AccountId, IdPrefix};
 
+use super::filter::Verdict;
 use super::rooms::{ok, parse_uint, readable_room, record_activity, reply, room_access};
 use super::{ApiError, Caller, Sogs, json as shapes};
 use crate::store::{MessageEdit, NewPost, ReadOptions};
 
 /// Standard base64, padding optional, strict alphabet (§2 "Base64 input").
-const B64_INPUT: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const B64_INPUT: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
@@ -157,6 +158,20 @@ fn content(body: &PostBody) -> Result<(Vec<u8>, [u8; 64]), ApiError> {
     Ok((data, signature))
 }
 
+/// The server's content filter's verdict (allow when there is none).
+fn check_filter(
+    state: &Sogs,
+    room: &str,
+    author: &AccountId,
+    moderator: bool,
+    data: &[u8],
+) -> Verdict {
+    match &state.settings().filter {
+        Some(f) => f.check(room, author, moderator, data),
+        None => Verdict::Allow,
+    }
+}
+
 /// `POST /room/{t}/message` → 201 with the message.
 pub(crate) async fn post_message(
     State(state): State<Sogs>,
@@ -186,6 +201,11 @@ pub(crate) async fn post_message(
     if (whisper_to.is_some() || whisper_mods) && !perms.moderator {
         return Err(ApiError::Forbidden);
     }
+    let filtered = match check_filter(&state, &room.token, &user, perms.moderator, &data) {
+        Verdict::Allow => false,
+        Verdict::Silent => true,
+        Verdict::Reject(reason) => return Err(ApiError::Rejected(reason)),
+    };
     let post = NewPost {
         author: user,
         data,
@@ -193,7 +213,7 @@ pub(crate) async fn post_message(
         whisper_to,
         whisper_mods,
         files: body.files.unwrap_or_default(),
-        filtered: false,
+        filtered,
     };
     let now = state.now();
     let rate = state.settings().rate_limit;
@@ -226,6 +246,11 @@ pub(crate) async fn edit_message(
     let (data, signature) = content(&body)?;
     if !perms.write {
         return Err(ApiError::Forbidden);
+    }
+    match check_filter(&state, &room.token, &user, perms.moderator, &data) {
+        Verdict::Allow => {}
+        Verdict::Silent => return Err(ApiError::Rejected("Post rejected".into())),
+        Verdict::Reject(reason) => return Err(ApiError::Rejected(reason)),
     }
     let edit = MessageEdit {
         editor: user,

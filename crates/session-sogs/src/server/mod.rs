@@ -8,7 +8,12 @@
 //!   order (parse → time window → ban → nonce → signature → touch).
 //! * `error.rs`: [`ApiError`], the one place errors become status codes and bodies.
 //! * `json.rs`: the room-info and message JSON shapes (§6).
-//! * `rooms.rs`, `messages.rs`: the handlers.
+//! * `params.rs`: Session IDs in paths, typed JSON fields, `05` → blinded mapping.
+//! * `rooms.rs`, `messages.rs`, `permissions.rs`, `files.rs`, `users.rs`, `dms.rs`: the
+//!   handlers of §5.2–§5.6.
+//! * `batch.rs`: `/batch` and `/sequence` (sub-requests run as the outer user).
+//! * `onion.rs`: the v4 and deprecated v3 onion-request entries (§5.7).
+//! * [`filter`]: the content-filter hook and the [`filter::WordFilter`] implementation.
 //!
 //! Store calls are synchronous (see [`crate::store`]); handlers run them in
 //! `spawn_blocking`.
@@ -27,11 +32,18 @@ use tokio::net::TcpListener;
 use crate::store::SogsStore;
 
 mod auth;
+mod batch;
+mod dms;
 mod error;
+mod files;
 pub mod filter;
 mod json;
 mod messages;
+mod onion;
+mod params;
+mod permissions;
 mod rooms;
+mod users;
 
 pub use auth::Caller;
 pub use error::ApiError;
@@ -161,15 +173,47 @@ impl Sogs {
     }
 }
 
-/// The HTTP API as an axum router.
+/// The HTTP API as an axum router: every endpoint of §5, `/batch` and `/sequence`,
+/// and the onion-request entries `/oxen/v4/lsrpc`, `/oxen/v3/lsrpc`, `/loki/v3/lsrpc`.
 pub fn router(state: Sogs) -> Router {
+    let api = api_routes(state.clone());
+    let batch_state = batch::BatchState {
+        sogs: state.clone(),
+        api: api.clone(),
+    };
+    let app = api.merge(
+        Router::new()
+            .route("/batch", post(batch::batch))
+            .route("/sequence", post(batch::sequence))
+            .with_state(batch_state),
+    );
+    onion::with_onion(app, state)
+}
+
+/// Every endpoint except `/batch`, `/sequence` and the onion entries (what batch
+/// sub-requests can reach).
+fn api_routes(state: Sogs) -> Router {
+    use axum::routing::delete;
     Router::new()
         .route("/capabilities", get(rooms::capabilities))
         .route("/rooms", get(rooms::rooms))
-        .route("/room/{token}", get(rooms::room))
+        .route("/room/{token}", get(rooms::room).put(rooms::update_room))
         .route(
             "/room/{token}/pollInfo/{info_updates}",
             get(rooms::poll_info),
+        )
+        .route("/room/{token}/permissions", get(permissions::list))
+        .route(
+            "/room/{token}/permissions/{sid}",
+            get(permissions::get_one).post(permissions::set),
+        )
+        .route(
+            "/room/{token}/futurePermissions",
+            get(permissions::future_list),
+        )
+        .route(
+            "/room/{token}/futurePermissions/{sid}",
+            get(permissions::future_one).post(permissions::schedule),
         )
         .route("/room/{token}/messages/since/{seqno}", get(messages::since))
         .route("/room/{token}/messages/recent", get(messages::recent))
@@ -187,11 +231,11 @@ pub fn router(state: Sogs) -> Router {
         )
         .route(
             "/room/{token}/reactions/{id}",
-            axum::routing::delete(messages::clear_reactions),
+            delete(messages::clear_reactions),
         )
         .route(
             "/room/{token}/reactions/{id}/{*reaction}",
-            axum::routing::delete(messages::clear_reaction),
+            delete(messages::clear_reaction),
         )
         .route(
             "/room/{token}/reactors/{id}/{*reaction}",
@@ -200,6 +244,22 @@ pub fn router(state: Sogs) -> Router {
         .route("/room/{token}/pin/{id}", post(messages::pin))
         .route("/room/{token}/unpin/all", post(messages::unpin_all))
         .route("/room/{token}/unpin/{id}", post(messages::unpin))
+        .route("/room/{token}/file", post(files::upload))
+        .route("/room/{token}/file/{id}", get(files::download))
+        .route(
+            "/room/{token}/file/{id}/{*name}",
+            get(files::download_named),
+        )
+        .route("/room/{token}/all/{sid}", delete(users::delete_all_in_room))
+        .route("/rooms/all/{sid}", delete(users::delete_all_everywhere))
+        .route("/user/{sid}/moderator", post(users::moderator))
+        .route("/user/{sid}/ban", post(users::ban))
+        .route("/user/{sid}/unban", post(users::unban))
+        .route("/inbox", get(dms::inbox).delete(dms::clear))
+        .route("/outbox", get(dms::outbox))
+        .route("/inbox/since/{id}", get(dms::inbox_since))
+        .route("/outbox/since/{id}", get(dms::outbox_since))
+        .route("/inbox/{sid}", post(dms::send))
         .fallback(error::not_found)
         .with_state(state)
 }

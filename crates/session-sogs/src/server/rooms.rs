@@ -197,3 +197,86 @@ pub(crate) fn parse_uint(text: &str) -> Result<i64, ApiError> {
     text.parse()
         .map_err(|_| ApiError::NotFound("Not found".into()))
 }
+
+/// `name` with control characters (< 0x20) removed.
+fn clean_name(name: &str) -> String {
+    name.chars().filter(|c| *c >= ' ').collect()
+}
+
+/// `description` with control characters except tab and newline removed; empty → none.
+fn clean_description(text: &str) -> Option<String> {
+    let s: String = text
+        .chars()
+        .filter(|c| *c >= ' ' || *c == '\t' || *c == '\n')
+        .collect();
+    (!s.is_empty()).then_some(s)
+}
+
+/// `PUT /room/{token}` (admin): changes name, description, image and default
+/// permissions → `{"info_updates": N}`.
+pub(crate) async fn update_room(
+    State(state): State<Sogs>,
+    Path(token): Path<String>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    use super::params::{object_body, opt_bool};
+    use crate::store::{RoomUpdate, StoreError};
+
+    let (room, perms) = room_access(&state, &token, &caller).await?;
+    caller.require_user()?;
+    if !perms.admin {
+        return Err(ApiError::Forbidden);
+    }
+    let body = object_body(&caller)?;
+    let mut update = RoomUpdate::default();
+    match body.get("name") {
+        None => {}
+        Some(Value::String(n)) => update.name = Some(clean_name(n)),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "Invalid name: expected a string".into(),
+            ));
+        }
+    }
+    match body.get("description") {
+        None => {}
+        Some(Value::Null) => update.description = Some(None),
+        Some(Value::String(d)) => update.description = Some(clean_description(d)),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "Invalid description: expected a string or null".into(),
+            ));
+        }
+    }
+    match body.get("image") {
+        None => {}
+        Some(Value::Number(n)) if n.is_i64() => update.image = Some(n.as_i64()),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "Invalid image: expected a file id".into(),
+            ));
+        }
+    }
+    update.default_read = opt_bool(&body, "default_read", true)?;
+    update.default_accessible = opt_bool(&body, "default_accessible", true)?;
+    update.default_write = opt_bool(&body, "default_write", true)?;
+    update.default_upload = opt_bool(&body, "default_upload", true)?;
+    if update.is_empty() {
+        return Err(ApiError::BadRequest(
+            "Nothing to update: give name, description, image or default_*".into(),
+        ));
+    }
+    let now = state.now();
+    let room = state
+        .blocking(
+            move |store| match store.update_room(&room.token, &update, now) {
+                Ok(room) => Ok(room),
+                Err(StoreError::FileNotFound { id, .. }) => Err(ApiError::NotAcceptable(format!(
+                    "Invalid image: file {id} is not a file of this room"
+                ))),
+                Err(e) => Err(e.into()),
+            },
+        )
+        .await?;
+    Ok(ok(&json!({"info_updates": room.info_updates})))
+}
