@@ -153,6 +153,18 @@ pub enum ClientError {
         /// The (truncated) answer.
         body: String,
     },
+    /// A community server answered a request with an error status.
+    #[error("the community server {server} refused to {what}: HTTP {status}{}", if body.is_empty() { String::new() } else { format!(": {body}") })]
+    Community {
+        /// The server's base URL.
+        server: String,
+        /// What was asked (e.g. "post to room lobby").
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// The (shortened, plain-text) body.
+        body: String,
+    },
     /// Something the caller named does not exist locally.
     #[error("{0}")]
     NotFound(String),

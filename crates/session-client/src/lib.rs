@@ -12,6 +12,8 @@
 //! * [`message`]: the one-to-one message codec; [`store`]: the local store.
 //! * [`messenger`]: [`Messenger`], one account sending, polling, and applying
 //!   Session's message semantics (requests, unsend, disappearing, receipts, names).
+//! * [`community`]: [`CommunityClient`], one account on a community server (SOGS):
+//!   join URLs, blinded request signing, polling, posting, reactions and blinded DMs.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), session_client::ClientError> {
@@ -27,6 +29,7 @@
 //! ```
 
 pub mod client;
+pub mod community;
 pub mod config;
 pub mod directory;
 pub mod error;
@@ -39,6 +42,7 @@ pub mod store;
 pub mod transport;
 
 pub use client::OnionClient;
+pub use community::{CommunityClient, JoinUrl};
 pub use config::{ClientSettings, NetworkConfig, SeedNode};
 pub use directory::{NodeDirectory, Snode};
 pub use error::{ClientError, Result};

@@ -734,6 +734,291 @@ pub fn concurrent_use(s: &dyn ClientStore) {
     assert_eq!(s.rejected_counts().unwrap().malformed, 100);
 }
 
+// ---- communities ----
+
+const SERVER: &str = "http://127.0.0.1:8080";
+
+fn new_room(token: &str) -> NewCommunity {
+    NewCommunity {
+        base_url: SERVER.into(),
+        pubkey: [7; 32],
+        direct: true,
+        blinded: Some(true),
+        token: token.into(),
+        name: format!("Room {token}"),
+        info_updates: 3,
+    }
+}
+
+fn blinded(n: u8) -> AccountId {
+    AccountId::new(IdPrefix::Blinded15, [n; 32])
+}
+
+fn room_message(token: &str, id: u64, body: &str) -> CommunityMessage {
+    CommunityMessage {
+        base_url: SERVER.into(),
+        room: token.into(),
+        id,
+        seqno: id,
+        sender: blinded(1),
+        posted_ms: 1_000 + id,
+        edited_ms: None,
+        sent_ms: Some(999 + id),
+        body: body.into(),
+        display_name: Some("Alice".into()),
+        status: MessageStatus::Valid,
+        deleted: false,
+        reactions: Vec::new(),
+    }
+}
+
+fn dm(id: u64, direction: DmDirection, posted_ms: u64, body: &str) -> CommunityDmRecord {
+    CommunityDmRecord {
+        base_url: SERVER.into(),
+        id,
+        direction,
+        peer: blinded(2),
+        sender_session_id: Some(sid(2)),
+        posted_ms,
+        body: body.into(),
+        display_name: None,
+        status: MessageStatus::Valid,
+    }
+}
+
+pub fn community_join_update_leave(s: &dyn ClientStore) {
+    assert!(s.communities().unwrap().is_empty());
+    assert!(s.join_community(&new_room("lobby"), 50).unwrap());
+    assert!(s.join_community(&new_room("dev"), 60).unwrap());
+    let c = s.community(SERVER, "lobby").unwrap().unwrap();
+    assert_eq!(
+        c,
+        Community {
+            base_url: SERVER.into(),
+            pubkey: [7; 32],
+            direct: true,
+            blinded: Some(true),
+            token: "lobby".into(),
+            name: "Room lobby".into(),
+            info_updates: 3,
+            seqno: 0,
+            inbox_since: 0,
+            outbox_since: 0,
+            joined_ms: 50,
+        }
+    );
+    let tokens: Vec<String> = s
+        .communities()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.token)
+        .collect();
+    assert_eq!(tokens, ["dev", "lobby"]);
+
+    let update = CommunityUpdate {
+        name: Some("Lobby".into()),
+        info_updates: None,
+        seqno: Some(42),
+    };
+    assert!(s.update_community(SERVER, "lobby", &update).unwrap());
+    assert!(!s.update_community(SERVER, "nope", &update).unwrap());
+    assert!(s.set_community_dm_cursors(SERVER, Some(5), None).unwrap());
+    assert!(s.set_community_dm_cursors(SERVER, None, Some(9)).unwrap());
+    assert!(
+        !s.set_community_dm_cursors("http://other.example", Some(1), None)
+            .unwrap()
+    );
+    assert!(s.set_community_blinded(SERVER, false).unwrap());
+    let c = s.community(SERVER, "lobby").unwrap().unwrap();
+    assert_eq!(
+        (
+            c.name.as_str(),
+            c.info_updates,
+            c.seqno,
+            c.inbox_since,
+            c.outbox_since,
+            c.blinded
+        ),
+        ("Lobby", 3, 42, 5, 9, Some(false))
+    );
+    // The server state is shared by its rooms.
+    let dev = s.community(SERVER, "dev").unwrap().unwrap();
+    assert_eq!((dev.inbox_since, dev.outbox_since, dev.seqno), (5, 9, 0));
+
+    // Joining again keeps the poll state; a route change is remembered.
+    let mut again = new_room("lobby");
+    again.direct = false;
+    again.blinded = None;
+    assert!(!s.join_community(&again, 70).unwrap());
+    let c = s.community(SERVER, "lobby").unwrap().unwrap();
+    assert_eq!(
+        (c.seqno, c.direct, c.joined_ms, c.blinded),
+        (42, false, 50, Some(false))
+    );
+    assert_eq!(c.name, "Room lobby");
+
+    // A new server key resets the DM cursors.
+    let mut rekeyed = new_room("lobby");
+    rekeyed.pubkey = [8; 32];
+    s.join_community(&rekeyed, 80).unwrap();
+    let c = s.community(SERVER, "lobby").unwrap().unwrap();
+    assert_eq!((c.pubkey, c.inbox_since, c.outbox_since), ([8; 32], 0, 0));
+
+    assert!(s.leave_community(SERVER, "lobby").unwrap());
+    assert!(!s.leave_community(SERVER, "lobby").unwrap());
+    assert!(s.community(SERVER, "lobby").unwrap().is_none());
+    assert!(s.community(SERVER, "dev").unwrap().is_some());
+    assert!(s.leave_community(SERVER, "dev").unwrap());
+    assert!(s.communities().unwrap().is_empty());
+    assert!(!s.set_community_blinded(SERVER, true).unwrap());
+}
+
+pub fn community_messages(s: &dyn ClientStore) {
+    // Not joined: ignored.
+    s.save_community_message(&room_message("lobby", 1, "lost"))
+        .unwrap();
+    assert!(s.community_message(SERVER, "lobby", 1).unwrap().is_none());
+
+    s.join_community(&new_room("lobby"), 1).unwrap();
+    s.join_community(&new_room("dev"), 1).unwrap();
+    for id in 1..=5 {
+        s.save_community_message(&room_message("lobby", id, &format!("m{id}")))
+            .unwrap();
+    }
+    s.save_community_message(&room_message("dev", 3, "elsewhere"))
+        .unwrap();
+    let all = s.community_messages(SERVER, "lobby", 10).unwrap();
+    assert_eq!(
+        all.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["m1", "m2", "m3", "m4", "m5"]
+    );
+    assert_eq!(all[0], room_message("lobby", 1, "m1"));
+    let last = s.community_messages(SERVER, "lobby", 2).unwrap();
+    assert_eq!(last.iter().map(|m| m.id).collect::<Vec<_>>(), [4, 5]);
+
+    // A newer version replaces the old one; deleted ones are not listed.
+    let mut edited = room_message("lobby", 2, "m2 edited");
+    edited.seqno = 10;
+    edited.edited_ms = Some(5_000);
+    edited.status = MessageStatus::BadSignature;
+    s.save_community_message(&edited).unwrap();
+    assert_eq!(
+        s.community_message(SERVER, "lobby", 2).unwrap().unwrap(),
+        edited
+    );
+    let mut gone = room_message("lobby", 3, "");
+    gone.deleted = true;
+    s.save_community_message(&gone).unwrap();
+    let ids: Vec<u64> = s
+        .community_messages(SERVER, "lobby", 10)
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, [1, 2, 4, 5]);
+    assert!(
+        s.community_message(SERVER, "lobby", 3)
+            .unwrap()
+            .unwrap()
+            .deleted
+    );
+
+    let reactions = vec![
+        CommunityReaction {
+            emoji: "👍".into(),
+            count: 2,
+            you: true,
+            reactors: vec![blinded(1).to_string(), blinded(2).to_string()],
+        },
+        CommunityReaction {
+            emoji: "🍆".into(),
+            count: 1,
+            you: false,
+            reactors: Vec::new(),
+        },
+    ];
+    assert!(
+        s.set_community_reactions(SERVER, "lobby", 4, 11, &reactions)
+            .unwrap()
+    );
+    assert!(
+        !s.set_community_reactions(SERVER, "lobby", 99, 11, &reactions)
+            .unwrap()
+    );
+    let m = s.community_message(SERVER, "lobby", 4).unwrap().unwrap();
+    assert_eq!((m.seqno, m.reactions), (11, reactions));
+
+    // Leaving drops the room's messages only.
+    s.leave_community(SERVER, "lobby").unwrap();
+    assert!(
+        s.community_messages(SERVER, "lobby", 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.community_messages(SERVER, "dev", 10).unwrap().len(), 1);
+    assert!(!format!("{:?}", room_message("dev", 1, "very secret words")).contains("secret"));
+}
+
+pub fn community_dms(s: &dyn ClientStore) {
+    // Unknown server: ignored.
+    assert!(
+        !s.save_community_dm(&dm(1, DmDirection::Inbox, 10, "lost"))
+            .unwrap()
+    );
+    s.join_community(&new_room("lobby"), 1).unwrap();
+    assert!(
+        s.save_community_dm(&dm(1, DmDirection::Inbox, 30, "in 1"))
+            .unwrap()
+    );
+    assert!(
+        !s.save_community_dm(&dm(1, DmDirection::Inbox, 30, "again"))
+            .unwrap()
+    );
+    assert!(
+        s.save_community_dm(&dm(1, DmDirection::Outbox, 20, "out 1"))
+            .unwrap()
+    );
+    let mut bad = dm(2, DmDirection::Inbox, 40, "");
+    bad.status = MessageStatus::Malformed;
+    bad.sender_session_id = None;
+    assert!(s.save_community_dm(&bad).unwrap());
+    let list = s.community_dms(SERVER, 10).unwrap();
+    assert_eq!(
+        list.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(),
+        ["out 1", "in 1", ""]
+    );
+    assert_eq!(list[2], bad);
+    assert_eq!(s.community_dms(SERVER, 1).unwrap()[0].id, 2);
+    assert!(!format!("{:?}", dm(3, DmDirection::Inbox, 1, "very secret words")).contains("secret"));
+    // The last room of the server takes its DMs along.
+    s.leave_community(SERVER, "lobby").unwrap();
+    assert!(s.community_dms(SERVER, 10).unwrap().is_empty());
+}
+
+pub fn community_numbers_are_checked(s: &dyn ClientStore) {
+    s.join_community(&new_room("lobby"), 1).unwrap();
+    let mut m = room_message("lobby", 1, "x");
+    m.id = u64::MAX;
+    assert!(s.save_community_message(&m).is_err());
+    m.id = 1;
+    m.posted_ms = u64::MAX;
+    assert!(s.save_community_message(&m).is_err());
+    let update = CommunityUpdate {
+        seqno: Some(u64::MAX),
+        ..CommunityUpdate::default()
+    };
+    assert!(s.update_community(SERVER, "lobby", &update).is_err());
+    assert!(
+        s.set_community_dm_cursors(SERVER, Some(u64::MAX), None)
+            .is_err()
+    );
+    assert!(
+        s.community_messages(SERVER, "lobby", 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $make:expr, [$($check:ident),* $(,)?]) => {
         mod $backend {
@@ -774,6 +1059,10 @@ macro_rules! all_checks {
                 inbox_order,
                 debug_hides_bodies,
                 concurrent_use,
+                community_join_update_leave,
+                community_messages,
+                community_dms,
+                community_numbers_are_checked,
             ]
         );
     };

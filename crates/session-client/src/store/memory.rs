@@ -7,10 +7,29 @@ use std::sync::Mutex;
 use session_crypto::AccountId;
 
 use super::{
-    ClientStore, Contact, Conversation, ConversationKind, Cursor, Direction, Expiry, Inserted,
-    MessageId, NewMessage, RejectReason, RejectedCounts, Result, StoredMessage, check_hash,
-    check_ms, check_new, expiry_when_read, initial_expiry, lock, sort_conversations,
+    ClientStore, Community, CommunityDmRecord, CommunityMessage, CommunityReaction,
+    CommunityUpdate, Contact, Conversation, ConversationKind, Cursor, Direction, DmDirection,
+    Expiry, Inserted, MessageId, NewCommunity, NewMessage, RejectReason, RejectedCounts, Result,
+    StoredMessage, check_community_message, check_hash, check_i64, check_ms, check_new,
+    expiry_when_read, initial_expiry, lock, sort_conversations,
 };
+
+#[derive(Debug, Clone)]
+struct Server {
+    pubkey: [u8; 32],
+    direct: bool,
+    blinded: Option<bool>,
+    inbox_since: u64,
+    outbox_since: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Room {
+    name: String,
+    info_updates: u64,
+    seqno: u64,
+    joined_ms: u64,
+}
 
 #[derive(Debug, Clone)]
 struct Row {
@@ -37,9 +56,32 @@ struct Inner {
     /// Unsent `(author, sent_ms)` → when the unsend arrived.
     unsent: BTreeMap<(AccountId, u64), u64>,
     rejected: RejectedCounts,
+    servers: BTreeMap<String, Server>,
+    rooms: BTreeMap<(String, String), Room>,
+    community_messages: BTreeMap<(String, String, u64), CommunityMessage>,
+    /// `(server, outgoing, id)` → DM.
+    dms: BTreeMap<(String, bool, u64), CommunityDmRecord>,
 }
 
 impl Inner {
+    fn community_of(&self, base_url: &str, token: &str) -> Option<Community> {
+        let server = self.servers.get(base_url)?;
+        let room = self.rooms.get(&(base_url.to_owned(), token.to_owned()))?;
+        Some(Community {
+            base_url: base_url.to_owned(),
+            pubkey: server.pubkey,
+            direct: server.direct,
+            blinded: server.blinded,
+            token: token.to_owned(),
+            name: room.name.clone(),
+            info_updates: room.info_updates,
+            seqno: room.seqno,
+            inbox_since: server.inbox_since,
+            outbox_since: server.outbox_since,
+            joined_ms: room.joined_ms,
+        })
+    }
+
     fn live(&self, id: MessageId) -> Option<&Row> {
         self.messages.get(&id.0).filter(|r| !r.deleted)
     }
@@ -462,5 +504,233 @@ impl ClientStore for MemoryStore {
 
     fn rejected_counts(&self) -> Result<RejectedCounts> {
         Ok(lock(&self.inner).rejected)
+    }
+
+    fn join_community(&self, room: &NewCommunity, now_ms: u64) -> Result<bool> {
+        check_ms("join time", now_ms)?;
+        check_i64("info_updates", room.info_updates)?;
+        let mut g = lock(&self.inner);
+        let server = g
+            .servers
+            .entry(room.base_url.clone())
+            .or_insert_with(|| Server {
+                pubkey: room.pubkey,
+                direct: room.direct,
+                blinded: room.blinded,
+                inbox_since: 0,
+                outbox_since: 0,
+            });
+        if server.pubkey != room.pubkey {
+            server.pubkey = room.pubkey;
+            server.inbox_since = 0;
+            server.outbox_since = 0;
+            server.blinded = None;
+        }
+        server.direct = room.direct;
+        if room.blinded.is_some() {
+            server.blinded = room.blinded;
+        }
+        let key = (room.base_url.clone(), room.token.clone());
+        if let Some(r) = g.rooms.get_mut(&key) {
+            r.name.clone_from(&room.name);
+            return Ok(false);
+        }
+        g.rooms.insert(
+            key,
+            Room {
+                name: room.name.clone(),
+                info_updates: room.info_updates,
+                seqno: 0,
+                joined_ms: now_ms,
+            },
+        );
+        Ok(true)
+    }
+
+    fn communities(&self) -> Result<Vec<Community>> {
+        let g = lock(&self.inner);
+        Ok(g.rooms
+            .keys()
+            .filter_map(|(b, t)| g.community_of(b, t))
+            .collect())
+    }
+
+    fn community(&self, base_url: &str, token: &str) -> Result<Option<Community>> {
+        Ok(lock(&self.inner).community_of(base_url, token))
+    }
+
+    fn leave_community(&self, base_url: &str, token: &str) -> Result<bool> {
+        let mut g = lock(&self.inner);
+        if g.rooms
+            .remove(&(base_url.to_owned(), token.to_owned()))
+            .is_none()
+        {
+            return Ok(false);
+        }
+        g.community_messages
+            .retain(|(b, t, _), _| !(b == base_url && t == token));
+        if !g.rooms.keys().any(|(b, _)| b == base_url) {
+            g.servers.remove(base_url);
+            g.dms.retain(|(b, _, _), _| b != base_url);
+        }
+        Ok(true)
+    }
+
+    fn update_community(
+        &self,
+        base_url: &str,
+        token: &str,
+        update: &CommunityUpdate,
+    ) -> Result<bool> {
+        for (what, v) in [
+            ("info_updates", update.info_updates),
+            ("seqno", update.seqno),
+        ] {
+            if let Some(v) = v {
+                check_i64(what, v)?;
+            }
+        }
+        let mut g = lock(&self.inner);
+        let Some(r) = g.rooms.get_mut(&(base_url.to_owned(), token.to_owned())) else {
+            return Ok(false);
+        };
+        if let Some(n) = &update.name {
+            r.name.clone_from(n);
+        }
+        if let Some(v) = update.info_updates {
+            r.info_updates = v;
+        }
+        if let Some(v) = update.seqno {
+            r.seqno = v;
+        }
+        Ok(true)
+    }
+
+    fn set_community_blinded(&self, base_url: &str, blinded: bool) -> Result<bool> {
+        let mut g = lock(&self.inner);
+        Ok(g.servers
+            .get_mut(base_url)
+            .map(|s| s.blinded = Some(blinded))
+            .is_some())
+    }
+
+    fn set_community_dm_cursors(
+        &self,
+        base_url: &str,
+        inbox_since: Option<u64>,
+        outbox_since: Option<u64>,
+    ) -> Result<bool> {
+        for (what, v) in [("inbox id", inbox_since), ("outbox id", outbox_since)] {
+            if let Some(v) = v {
+                check_i64(what, v)?;
+            }
+        }
+        let mut g = lock(&self.inner);
+        let Some(s) = g.servers.get_mut(base_url) else {
+            return Ok(false);
+        };
+        if let Some(v) = inbox_since {
+            s.inbox_since = v;
+        }
+        if let Some(v) = outbox_since {
+            s.outbox_since = v;
+        }
+        Ok(true)
+    }
+
+    fn save_community_message(&self, msg: &CommunityMessage) -> Result<()> {
+        check_community_message(msg)?;
+        let mut g = lock(&self.inner);
+        if g.rooms
+            .contains_key(&(msg.base_url.clone(), msg.room.clone()))
+        {
+            g.community_messages.insert(
+                (msg.base_url.clone(), msg.room.clone(), msg.id),
+                msg.clone(),
+            );
+        }
+        Ok(())
+    }
+
+    fn set_community_reactions(
+        &self,
+        base_url: &str,
+        token: &str,
+        id: u64,
+        seqno: u64,
+        reactions: &[CommunityReaction],
+    ) -> Result<bool> {
+        check_i64("seqno", seqno)?;
+        let mut g = lock(&self.inner);
+        match g
+            .community_messages
+            .get_mut(&(base_url.to_owned(), token.to_owned(), id))
+        {
+            Some(m) => {
+                m.seqno = seqno;
+                m.reactions = reactions.to_vec();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn community_message(
+        &self,
+        base_url: &str,
+        token: &str,
+        id: u64,
+    ) -> Result<Option<CommunityMessage>> {
+        Ok(lock(&self.inner)
+            .community_messages
+            .get(&(base_url.to_owned(), token.to_owned(), id))
+            .cloned())
+    }
+
+    fn community_messages(
+        &self,
+        base_url: &str,
+        token: &str,
+        limit: usize,
+    ) -> Result<Vec<CommunityMessage>> {
+        let g = lock(&self.inner);
+        let mut out: Vec<CommunityMessage> = g
+            .community_messages
+            .values()
+            .rev()
+            .filter(|m| m.base_url == base_url && m.room == token && !m.deleted)
+            .take(limit)
+            .cloned()
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+
+    fn save_community_dm(&self, dm: &CommunityDmRecord) -> Result<bool> {
+        check_ms("posted time", dm.posted_ms)?;
+        check_i64("DM id", dm.id)?;
+        let mut g = lock(&self.inner);
+        if !g.servers.contains_key(&dm.base_url) {
+            return Ok(false);
+        }
+        let key = (
+            dm.base_url.clone(),
+            dm.direction == DmDirection::Outbox,
+            dm.id,
+        );
+        if g.dms.contains_key(&key) {
+            return Ok(false);
+        }
+        g.dms.insert(key, dm.clone());
+        Ok(true)
+    }
+
+    fn community_dms(&self, base_url: &str, limit: usize) -> Result<Vec<CommunityDmRecord>> {
+        let g = lock(&self.inner);
+        let mut all: Vec<&CommunityDmRecord> =
+            g.dms.values().filter(|d| d.base_url == base_url).collect();
+        all.sort_by_key(|d| (d.posted_ms, d.direction == DmDirection::Outbox, d.id));
+        let skip = all.len().saturating_sub(limit);
+        Ok(all.into_iter().skip(skip).cloned().collect())
     }
 }

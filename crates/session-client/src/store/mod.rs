@@ -49,12 +49,17 @@ use std::fmt;
 use session_crypto::AccountId;
 use thiserror::Error;
 
+pub mod community;
 pub mod memory;
 pub mod sqlite;
 
 #[cfg(test)]
 mod conformance;
 
+pub use community::{
+    Community, CommunityDmRecord, CommunityMessage, CommunityReaction, CommunityUpdate,
+    DmDirection, MessageStatus, NewCommunity,
+};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -533,6 +538,82 @@ pub trait ClientStore: Send + Sync + fmt::Debug {
 
     /// The rejected-message counts.
     fn rejected_counts(&self) -> Result<RejectedCounts>;
+
+    // ---- communities (see [`community`]) ----
+
+    /// Remembers a joined room, creating its server's entry or updating its key and
+    /// route (a new key resets the server's DM cursors). Joining a room again keeps
+    /// its poll state and updates its name. True if the room was not joined before.
+    fn join_community(&self, room: &NewCommunity, now_ms: u64) -> Result<bool>;
+
+    /// Every joined room, by server then token.
+    fn communities(&self) -> Result<Vec<Community>>;
+
+    /// One joined room.
+    fn community(&self, base_url: &str, token: &str) -> Result<Option<Community>>;
+
+    /// Forgets a joined room and its messages; the server's entry and DMs go with its
+    /// last room. False if the room was not joined.
+    fn leave_community(&self, base_url: &str, token: &str) -> Result<bool>;
+
+    /// Changes a joined room's name, `info_updates` or poll `seqno`. False if the room
+    /// is not joined.
+    fn update_community(
+        &self,
+        base_url: &str,
+        token: &str,
+        update: &CommunityUpdate,
+    ) -> Result<bool>;
+
+    /// Records whether a server requires blinded ids. False if it is unknown.
+    fn set_community_blinded(&self, base_url: &str, blinded: bool) -> Result<bool>;
+
+    /// Records the last inbox / outbox DM ids seen on a server (`None`: unchanged).
+    /// False if the server is unknown.
+    fn set_community_dm_cursors(
+        &self,
+        base_url: &str,
+        inbox_since: Option<u64>,
+        outbox_since: Option<u64>,
+    ) -> Result<bool>;
+
+    /// Stores a room message, replacing an older version of it (same server, room and
+    /// id). Ignored if the room is not joined (it was left meanwhile).
+    fn save_community_message(&self, msg: &CommunityMessage) -> Result<()>;
+
+    /// Replaces the reactions (and seqno) of a stored message. False if unknown.
+    fn set_community_reactions(
+        &self,
+        base_url: &str,
+        token: &str,
+        id: u64,
+        seqno: u64,
+        reactions: &[CommunityReaction],
+    ) -> Result<bool>;
+
+    /// One stored message (deleted ones included).
+    fn community_message(
+        &self,
+        base_url: &str,
+        token: &str,
+        id: u64,
+    ) -> Result<Option<CommunityMessage>>;
+
+    /// The newest `limit` messages of a room that are not deleted, oldest first (by
+    /// server id).
+    fn community_messages(
+        &self,
+        base_url: &str,
+        token: &str,
+        limit: usize,
+    ) -> Result<Vec<CommunityMessage>>;
+
+    /// Stores a DM unless it is known (same server, direction and id); true if new.
+    /// Ignored (false) if the server is unknown.
+    fn save_community_dm(&self, dm: &CommunityDmRecord) -> Result<bool>;
+
+    /// The newest `limit` DMs (both directions) of a server, oldest first (by time).
+    fn community_dms(&self, base_url: &str, limit: usize) -> Result<Vec<CommunityDmRecord>>;
 }
 
 /// Checks that a timestamp fits the store.
@@ -541,6 +622,30 @@ pub(crate) fn check_ms(what: &'static str, v: u64) -> Result<()> {
         return Err(StoreError::Invalid {
             what,
             reason: format!("{v} ms is beyond the largest storable time {MAX_MS}"),
+        });
+    }
+    Ok(())
+}
+
+/// Checks the numbers of a community message before storing it.
+pub(crate) fn check_community_message(msg: &CommunityMessage) -> Result<()> {
+    check_ms("posted time", msg.posted_ms)?;
+    if let Some(t) = msg.edited_ms {
+        check_ms("edited time", t)?;
+    }
+    if let Some(t) = msg.sent_ms {
+        check_ms("sent time", t)?;
+    }
+    check_i64("message id", msg.id)?;
+    check_i64("seqno", msg.seqno)
+}
+
+/// Checks that a server counter (id, seqno) fits the store.
+pub(crate) fn check_i64(what: &'static str, v: u64) -> Result<()> {
+    if i64::try_from(v).is_err() {
+        return Err(StoreError::Invalid {
+            what,
+            reason: format!("{v} is beyond the largest storable number {}", i64::MAX),
         });
     }
     Ok(())

@@ -25,10 +25,12 @@ use session_crypto::AccountId;
 use session_rt::sqlite::{self, OpenError, VersionedDb};
 
 use super::{
-    ClientStore, Contact, Conversation, ConversationKind, Cursor, Direction, Expiry, ExpiryMode,
-    Inserted, MessageId, NewMessage, ProfilePicture, RejectReason, RejectedCounts, Result,
-    StoreError, StoredMessage, check_hash, check_ms, check_new, expiry_when_read, initial_expiry,
-    lock, sort_conversations,
+    ClientStore, Community, CommunityDmRecord, CommunityMessage, CommunityReaction,
+    CommunityUpdate, Contact, Conversation, ConversationKind, Cursor, Direction, DmDirection,
+    Expiry, ExpiryMode, Inserted, MessageId, MessageStatus, NewCommunity, NewMessage,
+    ProfilePicture, RejectReason, RejectedCounts, Result, StoreError, StoredMessage,
+    check_community_message, check_hash, check_i64, check_ms, check_new, expiry_when_read,
+    initial_expiry, lock, sort_conversations,
 };
 
 /// The database file name inside the data directory.
@@ -38,7 +40,7 @@ pub const DB_FILE: &str = "client.db";
 pub const APPLICATION_ID: i64 = 0x5373_6e43;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Schema version 1.
 ///
@@ -122,8 +124,66 @@ CREATE TABLE poll_state (
 ) STRICT, WITHOUT ROWID;
 ";
 
+/// Schema version 3: communities (see [`super::community`]).
+///
+/// * `community_servers`: one row per server with a joined room (`pubkey` hex, `direct`
+///   route, `blinded` NULL = unknown, last inbox/outbox DM ids).
+/// * `communities`: joined rooms with their name, `info_updates` and last polled
+///   `seqno`.
+/// * `community_messages`: room messages by server id; `status` 0 valid, 1 bad
+///   signature, 2 malformed; `reactions` a JSON array.
+/// * `community_dms`: DMs by server, direction (`outgoing`) and server id.
+pub const SCHEMA_V3: &str = "
+CREATE TABLE community_servers (
+    base_url TEXT PRIMARY KEY NOT NULL,
+    pubkey TEXT NOT NULL,
+    direct INTEGER NOT NULL,
+    blinded INTEGER,
+    inbox_since INTEGER NOT NULL DEFAULT 0,
+    outbox_since INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE communities (
+    base_url TEXT NOT NULL,
+    token TEXT NOT NULL,
+    name TEXT NOT NULL,
+    info_updates INTEGER NOT NULL DEFAULT 0,
+    seqno INTEGER NOT NULL DEFAULT 0,
+    joined_ms INTEGER NOT NULL,
+    PRIMARY KEY (base_url, token)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE community_messages (
+    base_url TEXT NOT NULL,
+    token TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    seqno INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    posted_ms INTEGER NOT NULL,
+    edited_ms INTEGER,
+    sent_ms INTEGER,
+    body TEXT NOT NULL,
+    display_name TEXT,
+    status INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    reactions TEXT NOT NULL,
+    PRIMARY KEY (base_url, token, id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE community_dms (
+    base_url TEXT NOT NULL,
+    outgoing INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    peer TEXT NOT NULL,
+    sender_session_id TEXT,
+    posted_ms INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    display_name TEXT,
+    status INTEGER NOT NULL,
+    PRIMARY KEY (base_url, outgoing, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX community_dms_time ON community_dms (base_url, posted_ms);
+";
+
 /// The migrations: entry `n` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
 
 /// How client database files are marked, migrated and opened.
@@ -309,6 +369,105 @@ fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
         approved_me: r.get(5)?,
         blocked: r.get(6)?,
     })
+}
+
+// ---- community rows ----
+
+/// The columns [`community_row`] reads, in order (`s` = server, `c` = room).
+const COMMUNITY_COLS: &str = "c.base_url, s.pubkey, s.direct, s.blinded, c.token, c.name, \
+                              c.info_updates, c.seqno, s.inbox_since, s.outbox_since, c.joined_ms";
+const COMMUNITY_FROM: &str =
+    "FROM communities c JOIN community_servers s ON s.base_url = c.base_url";
+
+fn count(r: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
+    let v: i64 = r.get(idx)?;
+    u64::try_from(v).map_err(|_| conversion(idx, Type::Integer, format!("negative number {v}")))
+}
+
+fn key32(r: &Row<'_>, idx: usize) -> rusqlite::Result<[u8; 32]> {
+    let s: String = r.get(idx)?;
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(&s, &mut out)
+        .map_err(|e| conversion(idx, Type::Text, format!("bad key {s:?}: {e}")))?;
+    Ok(out)
+}
+
+fn community_row(r: &Row<'_>) -> rusqlite::Result<Community> {
+    Ok(Community {
+        base_url: r.get(0)?,
+        pubkey: key32(r, 1)?,
+        direct: r.get(2)?,
+        blinded: r.get(3)?,
+        token: r.get(4)?,
+        name: r.get(5)?,
+        info_updates: count(r, 6)?,
+        seqno: count(r, 7)?,
+        inbox_since: count(r, 8)?,
+        outbox_since: count(r, 9)?,
+        joined_ms: ms(r, 10)?,
+    })
+}
+
+/// The columns [`community_message_row`] reads, in order.
+const CMSG_COLS: &str = "base_url, token, id, seqno, sender, posted_ms, edited_ms, sent_ms, \
+                         body, display_name, status, deleted, reactions";
+
+fn community_message_row(r: &Row<'_>) -> rusqlite::Result<CommunityMessage> {
+    let reactions: String = r.get(12)?;
+    let reactions: Vec<CommunityReaction> = serde_json::from_str(&reactions)
+        .map_err(|e| conversion(12, Type::Text, format!("bad reactions: {e}")))?;
+    Ok(CommunityMessage {
+        base_url: r.get(0)?,
+        room: r.get(1)?,
+        id: count(r, 2)?,
+        seqno: count(r, 3)?,
+        sender: account(r, 4)?,
+        posted_ms: ms(r, 5)?,
+        edited_ms: opt_ms(r, 6)?,
+        sent_ms: opt_ms(r, 7)?,
+        body: r.get(8)?,
+        display_name: r.get(9)?,
+        status: MessageStatus::from_code(r.get(10)?),
+        deleted: r.get(11)?,
+        reactions,
+    })
+}
+
+fn reactions_json(reactions: &[CommunityReaction]) -> rusqlite::Result<String> {
+    serde_json::to_string(reactions).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
+}
+
+/// The columns [`community_dm_row`] reads, in order.
+const DM_COLS: &str =
+    "base_url, id, outgoing, peer, sender_session_id, posted_ms, body, display_name, status";
+
+fn community_dm_row(r: &Row<'_>) -> rusqlite::Result<CommunityDmRecord> {
+    let sender: Option<String> = r.get(4)?;
+    let sender_session_id = sender
+        .map(|s| {
+            s.parse()
+                .map_err(|e| conversion(4, Type::Text, format!("bad account id {s:?}: {e}")))
+        })
+        .transpose()?;
+    Ok(CommunityDmRecord {
+        base_url: r.get(0)?,
+        id: count(r, 1)?,
+        direction: if r.get(2)? {
+            DmDirection::Outbox
+        } else {
+            DmDirection::Inbox
+        },
+        peer: account(r, 3)?,
+        sender_session_id,
+        posted_ms: ms(r, 5)?,
+        body: r.get(6)?,
+        display_name: r.get(7)?,
+        status: MessageStatus::from_code(r.get(8)?),
+    })
+}
+
+fn sql_count(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 // ---- queries shared by several operations ----
@@ -873,6 +1032,326 @@ impl ClientStore for SqliteStore {
                     *out.get_mut(*k) = u64::try_from(n).unwrap_or(0);
                 }
             }
+            Ok(out)
+        })
+    }
+
+    fn join_community(&self, room: &NewCommunity, now_ms: u64) -> Result<bool> {
+        check_ms("join time", now_ms)?;
+        check_i64("info_updates", room.info_updates)?;
+        let pubkey = hex::encode(room.pubkey);
+        self.tx(|conn| {
+            let old: Option<String> = conn
+                .prepare_cached("SELECT pubkey FROM community_servers WHERE base_url = ?1")?
+                .query_row(params![room.base_url], |r| r.get(0))
+                .optional()?;
+            match old {
+                None => {
+                    conn.prepare_cached(
+                        "INSERT INTO community_servers (base_url, pubkey, direct, blinded)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![
+                        room.base_url,
+                        pubkey,
+                        room.direct,
+                        room.blinded
+                    ])?;
+                }
+                Some(old) => {
+                    if old != pubkey {
+                        conn.prepare_cached(
+                            "UPDATE community_servers SET pubkey = ?2, inbox_since = 0,
+                                 outbox_since = 0, blinded = NULL WHERE base_url = ?1",
+                        )?
+                        .execute(params![room.base_url, pubkey])?;
+                    }
+                    conn.prepare_cached(
+                        "UPDATE community_servers SET direct = ?2, blinded = COALESCE(?3, blinded)
+                         WHERE base_url = ?1",
+                    )?
+                    .execute(params![
+                        room.base_url,
+                        room.direct,
+                        room.blinded
+                    ])?;
+                }
+            }
+            let n = conn
+                .prepare_cached(
+                    "UPDATE communities SET name = ?3 WHERE base_url = ?1 AND token = ?2",
+                )?
+                .execute(params![room.base_url, room.token, room.name])?;
+            if n > 0 {
+                return Ok(false);
+            }
+            conn.prepare_cached(
+                "INSERT INTO communities (base_url, token, name, info_updates, seqno, joined_ms)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+            )?
+            .execute(params![
+                room.base_url,
+                room.token,
+                room.name,
+                sql_count(room.info_updates),
+                sql_ms(now_ms)
+            ])?;
+            Ok(true)
+        })
+    }
+
+    fn communities(&self) -> Result<Vec<Community>> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COMMUNITY_COLS} {COMMUNITY_FROM} ORDER BY c.base_url, c.token"
+            ))?;
+            let rows = stmt.query_map([], community_row)?;
+            rows.collect()
+        })
+    }
+
+    fn community(&self, base_url: &str, token: &str) -> Result<Option<Community>> {
+        self.with(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {COMMUNITY_COLS} {COMMUNITY_FROM} WHERE c.base_url = ?1 AND c.token = ?2"
+            ))?
+            .query_row(params![base_url, token], community_row)
+            .optional()
+        })
+    }
+
+    fn leave_community(&self, base_url: &str, token: &str) -> Result<bool> {
+        self.tx(|conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM communities WHERE base_url = ?1 AND token = ?2")?
+                .execute(params![base_url, token])?;
+            if n == 0 {
+                return Ok(false);
+            }
+            conn.prepare_cached(
+                "DELETE FROM community_messages WHERE base_url = ?1 AND token = ?2",
+            )?
+            .execute(params![base_url, token])?;
+            let left: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM communities WHERE base_url = ?1")?
+                .query_row(params![base_url], |r| r.get(0))?;
+            if left == 0 {
+                conn.prepare_cached("DELETE FROM community_servers WHERE base_url = ?1")?
+                    .execute(params![base_url])?;
+                conn.prepare_cached("DELETE FROM community_dms WHERE base_url = ?1")?
+                    .execute(params![base_url])?;
+            }
+            Ok(true)
+        })
+    }
+
+    fn update_community(
+        &self,
+        base_url: &str,
+        token: &str,
+        update: &CommunityUpdate,
+    ) -> Result<bool> {
+        for (what, v) in [
+            ("info_updates", update.info_updates),
+            ("seqno", update.seqno),
+        ] {
+            if let Some(v) = v {
+                check_i64(what, v)?;
+            }
+        }
+        self.with(|conn| {
+            let n = conn
+                .prepare_cached(
+                    "UPDATE communities SET name = COALESCE(?3, name),
+                         info_updates = COALESCE(?4, info_updates), seqno = COALESCE(?5, seqno)
+                     WHERE base_url = ?1 AND token = ?2",
+                )?
+                .execute(params![
+                    base_url,
+                    token,
+                    update.name,
+                    update.info_updates.map(sql_count),
+                    update.seqno.map(sql_count)
+                ])?;
+            Ok(n > 0)
+        })
+    }
+
+    fn set_community_blinded(&self, base_url: &str, blinded: bool) -> Result<bool> {
+        self.with(|conn| {
+            let n = conn
+                .prepare_cached("UPDATE community_servers SET blinded = ?2 WHERE base_url = ?1")?
+                .execute(params![base_url, blinded])?;
+            Ok(n > 0)
+        })
+    }
+
+    fn set_community_dm_cursors(
+        &self,
+        base_url: &str,
+        inbox_since: Option<u64>,
+        outbox_since: Option<u64>,
+    ) -> Result<bool> {
+        for (what, v) in [("inbox id", inbox_since), ("outbox id", outbox_since)] {
+            if let Some(v) = v {
+                check_i64(what, v)?;
+            }
+        }
+        self.with(|conn| {
+            let n = conn
+                .prepare_cached(
+                    "UPDATE community_servers SET inbox_since = COALESCE(?2, inbox_since),
+                         outbox_since = COALESCE(?3, outbox_since)
+                     WHERE base_url = ?1",
+                )?
+                .execute(params![
+                    base_url,
+                    inbox_since.map(sql_count),
+                    outbox_since.map(sql_count)
+                ])?;
+            Ok(n > 0)
+        })
+    }
+
+    fn save_community_message(&self, msg: &CommunityMessage) -> Result<()> {
+        check_community_message(msg)?;
+        self.tx(|conn| {
+            let joined = conn
+                .prepare_cached("SELECT 1 FROM communities WHERE base_url = ?1 AND token = ?2")?
+                .query_row(params![msg.base_url, msg.room], |_| Ok(()))
+                .optional()?;
+            if joined.is_none() {
+                return Ok(());
+            }
+            conn.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO community_messages ({CMSG_COLS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            ))?
+            .execute(params![
+                msg.base_url,
+                msg.room,
+                sql_count(msg.id),
+                sql_count(msg.seqno),
+                msg.sender.to_string(),
+                sql_ms(msg.posted_ms),
+                msg.edited_ms.map(sql_ms),
+                msg.sent_ms.map(sql_ms),
+                msg.body,
+                msg.display_name,
+                msg.status.code(),
+                msg.deleted,
+                reactions_json(&msg.reactions)?,
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn set_community_reactions(
+        &self,
+        base_url: &str,
+        token: &str,
+        id: u64,
+        seqno: u64,
+        reactions: &[CommunityReaction],
+    ) -> Result<bool> {
+        check_i64("seqno", seqno)?;
+        self.with(|conn| {
+            let n = conn
+                .prepare_cached(
+                    "UPDATE community_messages SET seqno = ?4, reactions = ?5
+                     WHERE base_url = ?1 AND token = ?2 AND id = ?3",
+                )?
+                .execute(params![
+                    base_url,
+                    token,
+                    sql_count(id),
+                    sql_count(seqno),
+                    reactions_json(reactions)?
+                ])?;
+            Ok(n > 0)
+        })
+    }
+
+    fn community_message(
+        &self,
+        base_url: &str,
+        token: &str,
+        id: u64,
+    ) -> Result<Option<CommunityMessage>> {
+        self.with(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {CMSG_COLS} FROM community_messages
+                 WHERE base_url = ?1 AND token = ?2 AND id = ?3"
+            ))?
+            .query_row(
+                params![base_url, token, sql_count(id)],
+                community_message_row,
+            )
+            .optional()
+        })
+    }
+
+    fn community_messages(
+        &self,
+        base_url: &str,
+        token: &str,
+        limit: usize,
+    ) -> Result<Vec<CommunityMessage>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {CMSG_COLS} FROM community_messages
+                 WHERE base_url = ?1 AND token = ?2 AND deleted = 0
+                 ORDER BY id DESC LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![base_url, token, limit], community_message_row)?;
+            let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            out.reverse();
+            Ok(out)
+        })
+    }
+
+    fn save_community_dm(&self, dm: &CommunityDmRecord) -> Result<bool> {
+        check_ms("posted time", dm.posted_ms)?;
+        check_i64("DM id", dm.id)?;
+        self.tx(|conn| {
+            let known = conn
+                .prepare_cached("SELECT 1 FROM community_servers WHERE base_url = ?1")?
+                .query_row(params![dm.base_url], |_| Ok(()))
+                .optional()?;
+            if known.is_none() {
+                return Ok(false);
+            }
+            let n = conn
+                .prepare_cached(&format!(
+                    "INSERT INTO community_dms ({DM_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (base_url, outgoing, id) DO NOTHING"
+                ))?
+                .execute(params![
+                    dm.base_url,
+                    sql_count(dm.id),
+                    dm.direction == DmDirection::Outbox,
+                    dm.peer.to_string(),
+                    dm.sender_session_id.map(|s| s.to_string()),
+                    sql_ms(dm.posted_ms),
+                    dm.body,
+                    dm.display_name,
+                    dm.status.code(),
+                ])?;
+            Ok(n > 0)
+        })
+    }
+
+    fn community_dms(&self, base_url: &str, limit: usize) -> Result<Vec<CommunityDmRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {DM_COLS} FROM community_dms WHERE base_url = ?1
+                 ORDER BY posted_ms DESC, outgoing DESC, id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![base_url, limit], community_dm_row)?;
+            let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            out.reverse();
             Ok(out)
         })
     }
