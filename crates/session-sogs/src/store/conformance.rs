@@ -831,6 +831,45 @@ pub fn files_and_expiry(s: &dyn SogsStore) {
     assert_eq!(s.file("r", h, later).unwrap().unwrap().message, Some(m2.id));
 }
 
+/// The room image never expires, even when it is also a file of a message that is
+/// pinned and unpinned (a bug once: unpinning gave it `uploaded + 15 days`).
+pub fn room_image_survives_unpinning(s: &dyn SogsStore) {
+    room(s, "r");
+    let a = user(s, 1);
+    let f = s.add_file("r", &a, b"logo", None, T0).unwrap();
+    let m = s
+        .post_message(
+            "r",
+            &NewPost {
+                author: a,
+                data: b"logo".to_vec(),
+                signature: [0; 64],
+                whisper_to: None,
+                whisper_mods: false,
+                files: vec![f],
+                filtered: false,
+            },
+            T0,
+        )
+        .unwrap();
+    let image = RoomUpdate {
+        image: Some(Some(f)),
+        ..RoomUpdate::default()
+    };
+    s.update_room("r", &image, T0).unwrap();
+    assert_eq!(s.file("r", f, T0).unwrap().unwrap().expiry, None);
+    s.pin("r", m.id, &a, T0).unwrap();
+    s.unpin("r", m.id).unwrap();
+    assert_eq!(s.file("r", f, T0).unwrap().unwrap().expiry, None);
+    s.pin("r", m.id, &a, T0).unwrap();
+    assert_eq!(s.unpin_all("r").unwrap().0, 1);
+    assert_eq!(s.file("r", f, T0).unwrap().unwrap().expiry, None);
+    // Deleting the message leaves it too; cleanup far in the future keeps it.
+    s.delete_message("r", m.id, T0).unwrap();
+    assert_eq!(s.cleanup(T0 + 1000.0 * DAY).unwrap().files, 0);
+    assert!(s.file("r", f, T0 + 1000.0 * DAY).unwrap().is_some());
+}
+
 pub fn permissions_resolution(s: &dyn SogsStore) {
     room(s, "r");
     let u = user(s, 1);
@@ -1408,6 +1447,7 @@ macro_rules! all_checks {
                 reactions,
                 pins,
                 files_and_expiry,
+                room_image_survives_unpinning,
                 permissions_resolution,
                 moderators,
                 bans,
@@ -1429,4 +1469,18 @@ all_checks!(sqlite_backend, {
         SqliteStore::open(dir.path(), Retention::default()).unwrap(),
         dir,
     )
+});
+
+// PostgreSQL: each check in a fresh schema of the server SESSION_TEST_POSTGRES_URL names
+// (scripts/test starts one). Without the variable these pass after saying so on stderr:
+// `cargo test` alone needs no server, and scripts/test always sets it.
+all_checks!(postgres_backend, {
+    let Some(url) = testing::postgres_url() else {
+        eprintln!(
+            "{} is not set: PostgreSQL conformance not run (scripts/test runs it)",
+            testing::POSTGRES_URL_ENV
+        );
+        return;
+    };
+    (testing::postgres_store(&url, Retention::default()), ())
 });

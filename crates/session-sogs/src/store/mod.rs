@@ -2,10 +2,11 @@
 //! [`SogsStore`] trait: rooms, users, messages (seqno-ordered posts, edits, deletions,
 //! whispers, reactions, pins), room files, moderation (bans, moderators and admins,
 //! per-user permission overrides and scheduled changes), request nonces and the blinded
-//! DM inbox. Backend: SQLite ([`SqliteStore`], one file `sogs.db` in the data
-//! directory, mode 0600). A PostgreSQL backend can implement the same trait: nothing in
-//! it names a SQLite type. Every backend must pass the conformance suite
-//! (`conformance.rs`, run by the unit tests).
+//! DM inbox. Backends: SQLite ([`SqliteStore`], one file `sogs.db` in the data
+//! directory, mode 0600; the default) and PostgreSQL ([`PostgresStore`], `database_url =
+//! "postgres://…"`); nothing in the trait names either. Every backend must pass the
+//! conformance suite (`conformance.rs`, run by the unit tests on SQLite, and on
+//! PostgreSQL when `SESSION_TEST_POSTGRES_URL` names a server, as `scripts/test` does).
 //!
 //! # Why a synchronous trait
 //!
@@ -83,12 +84,7 @@ pub fn open_database(
     match database_url {
         None => Ok(std::sync::Arc::new(SqliteStore::open(data_dir, retention)?)),
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            // Until PostgresStore implements SogsStore.
-            PostgresStore::connect(url, retention).map(|_| ())?;
-            Err(StoreError::Database {
-                path: url.to_owned(),
-                detail: "the PostgreSQL backend is not built yet".into(),
-            })
+            Ok(std::sync::Arc::new(PostgresStore::connect(url, retention)?))
         }
         Some(url) => match url.strip_prefix("sqlite://") {
             Some(path) => Ok(std::sync::Arc::new(SqliteStore::open_file(

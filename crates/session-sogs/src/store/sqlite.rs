@@ -732,12 +732,13 @@ fn reaction_changed(c: &Connection, room: i64, msg: i64) -> R<i64> {
     Ok(seq)
 }
 
-/// Unpinned files get `uploaded + attached lifetime`.
-fn unpin_files(c: &Connection, retention: &Retention, msg: i64) -> R<()> {
+/// Unpinned files get `uploaded + attached lifetime`, except the room image (which never
+/// expires, even when it is also a file of the message).
+fn unpin_files(c: &Connection, retention: &Retention, room: i64, msg: i64) -> R<()> {
     c.execute(
         "UPDATE files SET expiry = CASE WHEN ?2 IS NULL THEN NULL ELSE uploaded + ?2 END
-         WHERE message = ?1",
-        params![msg, retention.attached_file],
+         WHERE message = ?1 AND id IS NOT (SELECT image FROM rooms WHERE id = ?3)",
+        params![msg, retention.attached_file, room],
     )?;
     Ok(())
 }
@@ -1705,7 +1706,7 @@ impl SogsStore for SqliteStore {
                 [room.id, id],
             )? > 0;
             if removed {
-                unpin_files(c, &self.retention, id)?;
+                unpin_files(c, &self.retention, room.id, id)?;
                 Ok((true, bump_info(c, room.id, 1)?))
             } else {
                 Ok((false, room.info_updates))
@@ -1723,7 +1724,7 @@ impl SogsStore for SqliteStore {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             drop(stmt);
             for id in &ids {
-                unpin_files(c, &self.retention, *id)?;
+                unpin_files(c, &self.retention, room.id, *id)?;
             }
             c.execute("DELETE FROM pinned_messages WHERE room = ?1", [room.id])?;
             let info = if ids.is_empty() {
