@@ -9,6 +9,7 @@ mod measure;
 mod node;
 mod onion;
 mod sodium;
+mod sogs;
 
 /// Benchmarks of the Session implementation. Each prints one JSON object per line.
 #[derive(Debug, Parser)]
@@ -29,6 +30,9 @@ enum Scenario {
     /// One-to-one messaging between two clients on loopback: send→receive latency and
     /// throughput through the whole client library.
     E2e(e2e::Args),
+    /// Community server: signed polls, batch polls and posts from many clients over
+    /// loopback HTTP, in requests/s with p50/p99 latency.
+    Sogs(sogs::Args),
     /// The load process of `onion`'s throughput measurement (started by it).
     #[command(hide = true)]
     OnionLoad(onion::LoadArgs),
@@ -41,5 +45,6 @@ fn main() -> anyhow::Result<()> {
         Scenario::Onion(args) => onion::run(args),
         Scenario::OnionLoad(args) => onion::load(args),
         Scenario::E2e(args) => e2e::run(args),
+        Scenario::Sogs(args) => sogs::run(args),
     }
 }

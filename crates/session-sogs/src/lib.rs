@@ -9,10 +9,12 @@
 //! * [`server`]: the HTTP API (PySOGS's endpoints and status codes) with `X-SOGS-*`
 //!   authentication, `/batch`, `/sequence` and the onion entry.
 //! * [`config`]: `sogs.toml`; [`web`]: the front page with join links and QR codes;
-//!   [`jobs`]: the periodic cleanup.
+//!   [`jobs`]: the periodic cleanup; [`run`]: a configured server (store, key, API +
+//!   web pages, cleanup) serving until shutdown.
 
 pub mod config;
 pub mod jobs;
+pub mod run;
 pub mod server;
 pub mod store;
 pub mod web;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use session_crypto::{AccountId, IdPrefix};
 
 use super::filter::Verdict;
-use super::rooms::{ok, parse_uint, readable_room, record_activity, reply, room_access};
+use super::rooms::{ok, parse_uint, readable_room, reply, room_access};
 use super::{ApiError, Caller, Sogs, json as shapes};
 use crate::store::{MessageEdit, NewPost, ReadOptions};
 
@@ -49,13 +49,17 @@ pub(crate) async fn since(
     let limit = limit(&caller)?;
     let reactors = reactors(&caller)?;
     let with_reactions = caller.query("t").is_some_and(|t| t.contains('r'));
-    record_activity(&state, &room, &caller).await?;
     let opts = ReadOptions {
         viewer: caller.id(),
         reactors,
     };
+    let now = state.now();
+    // The main poll: activity and the read in one trip to the store's thread pool.
     let msgs = state
         .blocking(move |store| {
+            if let Some(id) = opts.viewer {
+                store.record_activity(&room.token, &id, now)?;
+            }
             Ok(store.messages_since(&room.token, since, limit, with_reactions, &opts)?)
         })
         .await?;

@@ -248,6 +248,34 @@ impl From<StoreError> for Fail {
 
 type R<T> = std::result::Result<T, Fail>;
 
+/// `execute` and `query_row` through the connection's prepared-statement cache: every
+/// authenticated request runs the same handful of statements, and parsing them again
+/// each time was a visible share of a poll's cost (`session-bench sogs`).
+trait Cached {
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize>;
+    fn row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 /// The SQLite community-server store.
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -436,7 +464,7 @@ fn sql_limit(limit: usize) -> i64 {
 // ---- helpers on a connection (inside a transaction) ----
 
 fn room_by_token(c: &Connection, token: &str) -> R<Room> {
-    c.query_row(
+    c.row(
         &format!("SELECT {ROOM_COLS} FROM rooms WHERE token = ?1"),
         [token],
         room_row,
@@ -450,7 +478,7 @@ fn room_by_token(c: &Connection, token: &str) -> R<Room> {
 }
 
 fn room_by_id(c: &Connection, id: i64) -> R<Room> {
-    Ok(c.query_row(
+    Ok(c.row(
         &format!("SELECT {ROOM_COLS} FROM rooms WHERE id = ?1"),
         [id],
         room_row,
@@ -458,7 +486,7 @@ fn room_by_id(c: &Connection, id: i64) -> R<Room> {
 }
 
 fn find_user(c: &Connection, id: &AccountId) -> R<Option<User>> {
-    Ok(c.query_row(
+    Ok(c.row(
         &format!("SELECT {USER_COLS} FROM users WHERE session_id = ?1"),
         [id.to_hex()],
         user_row,
@@ -475,7 +503,7 @@ fn existing_user(c: &Connection, id: &AccountId) -> R<User> {
 }
 
 fn ensure_user(c: &Connection, id: &AccountId, now: f64) -> R<User> {
-    c.execute(
+    c.exec(
         "INSERT INTO users (session_id, created, last_active) VALUES (?1, ?2, ?2)
          ON CONFLICT (session_id) DO NOTHING",
         params![id.to_hex(), now],
@@ -484,7 +512,7 @@ fn ensure_user(c: &Connection, id: &AccountId, now: f64) -> R<User> {
 }
 
 fn find_overrides(c: &Connection, room: i64, user: i64) -> R<Option<Overrides>> {
-    Ok(c.query_row(
+    Ok(c.row(
         &format!("SELECT {OV_COLS} FROM user_permission_overrides WHERE room = ?1 AND user = ?2"),
         [room, user],
         |r| ov_row(r, 0),
@@ -502,12 +530,12 @@ fn new_overrides() -> Overrides {
 /// Writes an override row, deleting it when it says nothing.
 fn write_overrides(c: &Connection, room: i64, user: i64, o: &Overrides) -> R<()> {
     if o.is_empty() {
-        c.execute(
+        c.exec(
             "DELETE FROM user_permission_overrides WHERE room = ?1 AND user = ?2",
             [room, user],
         )?;
     } else {
-        c.execute(
+        c.exec(
             "INSERT INTO user_permission_overrides
                  (room, user, banned, read, accessible, write, upload, moderator, admin, visible_mod)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -541,7 +569,7 @@ fn permissions_of(c: &Connection, room: &Room, user: Option<&User>) -> R<Permiss
 }
 
 fn bump_sequence(c: &Connection, room: i64) -> R<i64> {
-    Ok(c.query_row(
+    Ok(c.row(
         "UPDATE rooms SET message_sequence = message_sequence + 1 WHERE id = ?1
          RETURNING message_sequence",
         [room],
@@ -550,7 +578,7 @@ fn bump_sequence(c: &Connection, room: i64) -> R<i64> {
 }
 
 fn bump_info(c: &Connection, room: i64, by: i64) -> R<i64> {
-    Ok(c.query_row(
+    Ok(c.row(
         "UPDATE rooms SET info_updates = info_updates + ?2 WHERE id = ?1 RETURNING info_updates",
         [room, by],
         |r| r.get(0),
@@ -558,7 +586,7 @@ fn bump_info(c: &Connection, room: i64, by: i64) -> R<i64> {
 }
 
 fn info_updates(c: &Connection, room: i64) -> R<i64> {
-    Ok(c.query_row(
+    Ok(c.row(
         "SELECT info_updates FROM rooms WHERE id = ?1",
         [room],
         |r| r.get(0),
@@ -567,7 +595,7 @@ fn info_updates(c: &Connection, room: i64) -> R<i64> {
 
 /// A message of the room (any state) with its author's user id.
 fn load_message(c: &Connection, room: &Room, id: i64) -> R<(Message, i64)> {
-    c.query_row(
+    c.row(
         &format!("{MSG_SELECT} WHERE m.room = ?1 AND m.id = ?2"),
         [room.id, id],
         msg_row,
@@ -595,7 +623,7 @@ fn load_regular(c: &Connection, room: &Room, id: i64) -> R<(Message, i64)> {
 
 fn message_seqno(c: &Connection, id: i64) -> R<i64> {
     Ok(
-        c.query_row("SELECT seqno FROM messages WHERE id = ?1", [id], |r| {
+        c.row("SELECT seqno FROM messages WHERE id = ?1", [id], |r| {
             r.get(0)
         })?,
     )
@@ -683,7 +711,7 @@ fn attach_files(
 ) -> R<()> {
     let expiry = retention.attached_file.map(|d| now + d);
     for f in files {
-        c.execute(
+        c.exec(
             "UPDATE files SET message = ?1, expiry = ?2
              WHERE id = ?3 AND room = ?4 AND uploader = ?5 AND message IS NULL
                AND expiry IS NOT NULL AND expiry > ?6",
@@ -695,26 +723,26 @@ fn attach_files(
 
 /// Turns a message into a tombstone (see the module documentation of [`super`]).
 fn delete_in_tx(c: &Connection, room: &Room, m: &Message, now: f64) -> R<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO message_history (message, replaced, data, signature)
          SELECT id, ?2, data, signature FROM messages WHERE id = ?1",
         params![m.id, now],
     )?;
     let seq = bump_sequence(c, room.id)?;
-    c.execute(
+    c.exec(
         "UPDATE messages SET data = NULL, signature = NULL, seqno_data = ?2, seqno = ?2,
              edited = ?3 WHERE id = ?1",
         params![m.id, seq, now],
     )?;
-    c.execute("DELETE FROM reactions WHERE message = ?1", [m.id])?;
-    let unpinned = c.execute(
+    c.exec("DELETE FROM reactions WHERE message = ?1", [m.id])?;
+    let unpinned = c.exec(
         "DELETE FROM pinned_messages WHERE room = ?1 AND message = ?2",
         [room.id, m.id],
     )?;
     if unpinned > 0 {
         bump_info(c, room.id, 1)?;
     }
-    c.execute(
+    c.exec(
         "UPDATE files SET expiry = 0 WHERE message = ?1
            AND id IS NOT (SELECT image FROM rooms WHERE id = ?2)",
         [m.id, room.id],
@@ -725,7 +753,7 @@ fn delete_in_tx(c: &Connection, room: &Room, m: &Message, now: f64) -> R<()> {
 /// Applies a reaction change to the message's seqnos; returns the new seqno.
 fn reaction_changed(c: &Connection, room: i64, msg: i64) -> R<i64> {
     let seq = bump_sequence(c, room)?;
-    c.execute(
+    c.exec(
         "UPDATE messages SET seqno_reactions = ?2, seqno = ?2 WHERE id = ?1",
         [msg, seq],
     )?;
@@ -735,7 +763,7 @@ fn reaction_changed(c: &Connection, room: i64, msg: i64) -> R<i64> {
 /// Unpinned files get `uploaded + attached lifetime`, except the room image (which never
 /// expires, even when it is also a file of the message).
 fn unpin_files(c: &Connection, retention: &Retention, room: i64, msg: i64) -> R<()> {
-    c.execute(
+    c.exec(
         "UPDATE files SET expiry = CASE WHEN ?2 IS NULL THEN NULL ELSE uploaded + ?2 END
          WHERE message = ?1 AND id IS NOT (SELECT image FROM rooms WHERE id = ?3)",
         params![msg, retention.attached_file, room],
@@ -787,7 +815,7 @@ impl SogsStore for SqliteStore {
         check_token(&room.token)?;
         check_time("now", now)?;
         self.tx(|c| {
-            let taken: bool = c.query_row(
+            let taken: bool = c.row(
                 "SELECT EXISTS (SELECT 1 FROM rooms WHERE token = ?1)",
                 [&room.token],
                 |r| r.get(0),
@@ -798,7 +826,7 @@ impl SogsStore for SqliteStore {
                 }
                 .into());
             }
-            c.execute(
+            c.exec(
                 "INSERT INTO rooms (token, name, description, created, read, accessible, write,
                      upload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
@@ -849,7 +877,7 @@ impl SogsStore for SqliteStore {
             if let Some(name) = &update.name
                 && *name != room.name
             {
-                c.execute(
+                c.exec(
                     "UPDATE rooms SET name = ?2 WHERE id = ?1",
                     params![room.id, name],
                 )?;
@@ -858,7 +886,7 @@ impl SogsStore for SqliteStore {
             if let Some(d) = &update.description
                 && *d != room.description
             {
-                c.execute(
+                c.exec(
                     "UPDATE rooms SET description = ?2 WHERE id = ?1",
                     params![room.id, d],
                 )?;
@@ -868,7 +896,7 @@ impl SogsStore for SqliteStore {
                 && image != room.image_id
             {
                 if let Some(f) = image {
-                    let ok: bool = c.query_row(
+                    let ok: bool = c.row(
                         "SELECT EXISTS (SELECT 1 FROM files WHERE id = ?1 AND room = ?2
                              AND (expiry IS NULL OR expiry > ?3))",
                         params![f, room.id, now],
@@ -881,18 +909,18 @@ impl SogsStore for SqliteStore {
                         }
                         .into());
                     }
-                    c.execute("UPDATE files SET expiry = NULL WHERE id = ?1", [f])?;
+                    c.exec("UPDATE files SET expiry = NULL WHERE id = ?1", [f])?;
                 }
                 if let Some(old) = room.image_id {
-                    c.execute("UPDATE files SET expiry = 0 WHERE id = ?1", [old])?;
+                    c.exec("UPDATE files SET expiry = 0 WHERE id = ?1", [old])?;
                 }
-                c.execute(
+                c.exec(
                     "UPDATE rooms SET image = ?2 WHERE id = ?1",
                     params![room.id, image],
                 )?;
                 bumps += 1;
             }
-            c.execute(
+            c.exec(
                 "UPDATE rooms SET read = coalesce(?2, read), accessible = coalesce(?3, accessible),
                      write = coalesce(?4, write), upload = coalesce(?5, upload) WHERE id = ?1",
                 params![
@@ -913,12 +941,12 @@ impl SogsStore for SqliteStore {
     fn delete_room(&self, token: &str) -> Result<()> {
         self.tx(|c| {
             let room = room_by_token(c, token)?;
-            c.execute("UPDATE rooms SET image = NULL WHERE id = ?1", [room.id])?;
-            c.execute(
+            c.exec("UPDATE rooms SET image = NULL WHERE id = ?1", [room.id])?;
+            c.exec(
                 "UPDATE files SET room = NULL, expiry = 0 WHERE room = ?1",
                 [room.id],
             )?;
-            c.execute("DELETE FROM rooms WHERE id = ?1", [room.id])?;
+            c.exec("DELETE FROM rooms WHERE id = ?1", [room.id])?;
             Ok(())
         })
     }
@@ -955,7 +983,7 @@ impl SogsStore for SqliteStore {
         self.tx(|c| {
             let room = room_by_token(c, token)?;
             let u = ensure_user(c, user, now)?;
-            c.execute(
+            c.exec(
                 "INSERT INTO room_users (room, user, last_active) VALUES (?1, ?2, ?3)
                  ON CONFLICT (room, user) DO UPDATE SET last_active = excluded.last_active",
                 params![room.id, u.id, now],
@@ -976,7 +1004,7 @@ impl SogsStore for SqliteStore {
     fn touch_user(&self, id: &AccountId, now: f64) -> Result<()> {
         check_time("now", now)?;
         self.tx(|c| {
-            let n = c.execute(
+            let n = c.exec(
                 "UPDATE users SET last_active = ?2 WHERE session_id = ?1",
                 params![id.to_hex(), now],
             )?;
@@ -1070,7 +1098,7 @@ impl SogsStore for SqliteStore {
                     ("upload", change.upload),
                 ] {
                     if s != Setting::Keep {
-                        c.execute(
+                        c.exec(
                             &format!(
                                 "UPDATE user_permission_futures SET {col} = NULL
                                  WHERE room = ?1 AND user = ?2"
@@ -1079,7 +1107,7 @@ impl SogsStore for SqliteStore {
                         )?;
                     }
                 }
-                c.execute(
+                c.exec(
                     "DELETE FROM user_permission_futures WHERE room = ?1 AND user = ?2
                        AND read IS NULL AND write IS NULL AND upload IS NULL",
                     [room.id, u.id],
@@ -1106,7 +1134,7 @@ impl SogsStore for SqliteStore {
         self.tx(|c| {
             let room = room_by_token(c, token)?;
             let u = ensure_user(c, user, at)?;
-            c.execute(
+            c.exec(
                 "INSERT INTO user_permission_futures (room, user, at, read, write, upload)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![room.id, u.id, at, change.read, change.write, change.upload],
@@ -1176,13 +1204,13 @@ impl SogsStore for SqliteStore {
                     };
                     let banned = u.banned && !m;
                     let changed = (m, a, visible) != (u.moderator, u.admin, u.visible_mod);
-                    c.execute(
+                    c.exec(
                         "UPDATE users SET moderator = ?2, admin = ?3, visible_mod = ?4,
                              banned = ?5 WHERE id = ?1",
                         params![u.id, m, a, visible, banned],
                     )?;
                     if changed {
-                        c.execute("UPDATE rooms SET info_updates = info_updates + 1", [])?;
+                        c.exec("UPDATE rooms SET info_updates = info_updates + 1", [])?;
                     }
                     let mut stmt =
                         c.prepare_cached("SELECT token, info_updates FROM rooms ORDER BY token")?;
@@ -1238,8 +1266,8 @@ impl SogsStore for SqliteStore {
             }
             let room = match scope {
                 Scope::Global => {
-                    c.execute("UPDATE users SET banned = 1 WHERE id = ?1", [u.id])?;
-                    c.execute(
+                    c.exec("UPDATE users SET banned = 1 WHERE id = ?1", [u.id])?;
+                    c.exec(
                         "DELETE FROM user_ban_futures WHERE room IS NULL AND user = ?1",
                         [u.id],
                     )?;
@@ -1256,11 +1284,11 @@ impl SogsStore for SqliteStore {
                     if old.moderator {
                         bump_info(c, room.id, 1)?;
                     }
-                    c.execute(
+                    c.exec(
                         "DELETE FROM room_users WHERE room = ?1 AND user = ?2",
                         [room.id, u.id],
                     )?;
-                    c.execute(
+                    c.exec(
                         "DELETE FROM user_ban_futures WHERE room = ?1 AND user = ?2",
                         [room.id, u.id],
                     )?;
@@ -1268,7 +1296,7 @@ impl SogsStore for SqliteStore {
                 }
             };
             if let Some(t) = timeout {
-                c.execute(
+                c.exec(
                     "INSERT INTO user_ban_futures (room, user, at, banned) VALUES (?1, ?2, ?3, 0)",
                     params![room, u.id, now + t],
                 )?;
@@ -1288,8 +1316,8 @@ impl SogsStore for SqliteStore {
             };
             match room {
                 None => {
-                    c.execute("UPDATE users SET banned = 0 WHERE id = ?1", [u.id])?;
-                    c.execute(
+                    c.exec("UPDATE users SET banned = 0 WHERE id = ?1", [u.id])?;
+                    c.exec(
                         "DELETE FROM user_ban_futures WHERE room IS NULL AND user = ?1",
                         [u.id],
                     )?;
@@ -1299,7 +1327,7 @@ impl SogsStore for SqliteStore {
                         o.banned = false;
                         write_overrides(c, room.id, u.id, &o)?;
                     }
-                    c.execute(
+                    c.exec(
                         "DELETE FROM user_ban_futures WHERE room = ?1 AND user = ?2",
                         [room.id, u.id],
                     )?;
@@ -1325,7 +1353,7 @@ impl SogsStore for SqliteStore {
                 None => None,
             };
             let seq = bump_sequence(c, room.id)?;
-            c.execute(
+            c.exec(
                 "INSERT INTO messages (room, user, posted, seqno, seqno_data, seqno_creation,
                      data, signature, filtered, whisper, whisper_mods)
                  VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -1354,7 +1382,7 @@ impl SogsStore for SqliteStore {
             let Some(u) = find_user(c, user)? else {
                 return Ok(0);
             };
-            let n: i64 = c.query_row(
+            let n: i64 = c.row(
                 "SELECT COUNT(*) FROM messages WHERE room = ?1 AND user = ?2 AND posted >= ?3",
                 params![room.id, u.id, since],
                 |r| r.get(0),
@@ -1390,13 +1418,13 @@ impl SogsStore for SqliteStore {
             if m.session_id != *editor {
                 return Err(StoreError::NotAuthor { id }.into());
             }
-            c.execute(
+            c.exec(
                 "INSERT INTO message_history (message, replaced, data, signature)
                  SELECT id, ?2, data, signature FROM messages WHERE id = ?1",
                 params![id, now],
             )?;
             let seq = bump_sequence(c, room.id)?;
-            c.execute(
+            c.exec(
                 "UPDATE messages SET data = ?2, signature = ?3, seqno_data = ?4, seqno = ?4,
                      edited = ?5 WHERE id = ?1",
                 params![id, data, signature.as_slice(), seq, now],
@@ -1440,7 +1468,7 @@ impl SogsStore for SqliteStore {
             for (m, _) in &list {
                 delete_in_tx(c, &room, m, now)?;
             }
-            c.execute(
+            c.exec(
                 "UPDATE files SET expiry = 0 WHERE room = ?1 AND uploader = ?2
                    AND id IS NOT (SELECT image FROM rooms WHERE id = ?1)",
                 [room.id, u.id],
@@ -1566,17 +1594,17 @@ impl SogsStore for SqliteStore {
             let room = room_by_token(c, token)?;
             load_regular(c, &room, id)?;
             let u = ensure_user(c, user, now)?;
-            c.execute(
+            c.exec(
                 "INSERT INTO reactions (message, reaction) VALUES (?1, ?2)
                  ON CONFLICT (message, reaction) DO NOTHING",
                 params![id, reaction],
             )?;
-            let rid: i64 = c.query_row(
+            let rid: i64 = c.row(
                 "SELECT id FROM reactions WHERE message = ?1 AND reaction = ?2",
                 params![id, reaction],
                 |r| r.get(0),
             )?;
-            let added = c.execute(
+            let added = c.exec(
                 "INSERT INTO user_reactions (reaction, user, at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (reaction, user) DO NOTHING",
                 params![rid, u.id, now],
@@ -1603,7 +1631,7 @@ impl SogsStore for SqliteStore {
             load_regular(c, &room, id)?;
             let removed = match find_user(c, user)? {
                 Some(u) => {
-                    c.execute(
+                    c.exec(
                         "DELETE FROM user_reactions WHERE user = ?3 AND reaction =
                              (SELECT id FROM reactions WHERE message = ?1 AND reaction = ?2)",
                         params![id, reaction, u.id],
@@ -1612,7 +1640,7 @@ impl SogsStore for SqliteStore {
                 None => false,
             };
             let seqno = if removed {
-                c.execute(
+                c.exec(
                     "DELETE FROM reactions WHERE message = ?1 AND reaction = ?2
                        AND NOT EXISTS (SELECT 1 FROM user_reactions WHERE reaction = reactions.id)",
                     params![id, reaction],
@@ -1637,12 +1665,12 @@ impl SogsStore for SqliteStore {
         self.tx(|c| {
             let room = room_by_token(c, token)?;
             load_message(c, &room, id)?;
-            let removed = c.execute(
+            let removed = c.exec(
                 "DELETE FROM user_reactions WHERE reaction IN
                      (SELECT id FROM reactions WHERE message = ?1 AND (?2 IS NULL OR reaction = ?2))",
                 params![id, reaction],
             )?;
-            c.execute(
+            c.exec(
                 "DELETE FROM reactions WHERE message = ?1 AND (?2 IS NULL OR reaction = ?2)",
                 params![id, reaction],
             )?;
@@ -1686,14 +1714,14 @@ impl SogsStore for SqliteStore {
             let room = room_by_token(c, token)?;
             load_regular(c, &room, id)?;
             let u = ensure_user(c, by, now)?;
-            c.execute(
+            c.exec(
                 "INSERT INTO pinned_messages (room, message, pinned_by, pinned_at)
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (room, message) DO UPDATE SET pinned_by = excluded.pinned_by,
                      pinned_at = excluded.pinned_at",
                 params![room.id, id, u.id, now],
             )?;
-            c.execute("UPDATE files SET expiry = NULL WHERE message = ?1", [id])?;
+            c.exec("UPDATE files SET expiry = NULL WHERE message = ?1", [id])?;
             bump_info(c, room.id, 1)
         })
     }
@@ -1701,7 +1729,7 @@ impl SogsStore for SqliteStore {
     fn unpin(&self, token: &str, id: i64) -> Result<(bool, i64)> {
         self.tx(|c| {
             let room = room_by_token(c, token)?;
-            let removed = c.execute(
+            let removed = c.exec(
                 "DELETE FROM pinned_messages WHERE room = ?1 AND message = ?2",
                 [room.id, id],
             )? > 0;
@@ -1726,7 +1754,7 @@ impl SogsStore for SqliteStore {
             for id in &ids {
                 unpin_files(c, &self.retention, room.id, *id)?;
             }
-            c.execute("DELETE FROM pinned_messages WHERE room = ?1", [room.id])?;
+            c.exec("DELETE FROM pinned_messages WHERE room = ?1", [room.id])?;
             let info = if ids.is_empty() {
                 info_updates(c, room.id)?
             } else {
@@ -1769,7 +1797,7 @@ impl SogsStore for SqliteStore {
         self.tx(|c| {
             let room = room_by_token(c, token)?;
             let u = existing_user(c, uploader)?;
-            c.execute(
+            c.exec(
                 "INSERT INTO files (room, uploader, size, uploaded, expiry, filename, data)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
@@ -1789,7 +1817,7 @@ impl SogsStore for SqliteStore {
     fn file(&self, token: &str, id: i64, now: f64) -> Result<Option<StoredFile>> {
         self.tx(|c| {
             let room = room_by_token(c, token)?;
-            Ok(c.query_row(
+            Ok(c.row(
                 "SELECT f.id, u.session_id, f.message, f.size, f.uploaded, f.expiry, f.filename,
                      f.data
                  FROM files f JOIN users u ON u.id = f.uploader
@@ -1817,7 +1845,7 @@ impl SogsStore for SqliteStore {
         check_time("now", now)?;
         self.tx(|c| {
             let u = ensure_user(c, user, now)?;
-            let n = c.execute(
+            let n = c.exec(
                 "INSERT INTO user_request_nonces (user, nonce, expiry) VALUES (?1, ?2, ?3)
                  ON CONFLICT (nonce) DO NOTHING",
                 params![u.id, nonce.as_slice(), now + self.retention.nonce],
@@ -1850,7 +1878,7 @@ impl SogsStore for SqliteStore {
                 .into());
             }
             let expires_at = now + self.retention.direct_message;
-            c.execute(
+            c.exec(
                 "INSERT INTO inbox (recipient, sender, body, posted_at, expiry)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![r.id, s.id, message, now, expires_at],
@@ -1894,7 +1922,7 @@ impl SogsStore for SqliteStore {
 
     fn delete_inbox(&self, recipient: &AccountId) -> Result<usize> {
         self.tx(|c| match find_user(c, recipient)? {
-            Some(u) => Ok(c.execute("DELETE FROM inbox WHERE recipient = ?1", [u.id])?),
+            Some(u) => Ok(c.exec("DELETE FROM inbox WHERE recipient = ?1", [u.id])?),
             None => Ok(0),
         })
     }
@@ -1934,7 +1962,7 @@ impl SogsStore for SqliteStore {
                 o.write = pick(write, o.write, d.write);
                 o.upload = pick(upload, o.upload, d.upload);
                 write_overrides(c, room, user, &o)?;
-                c.execute("DELETE FROM user_permission_futures WHERE id = ?1", [id])?;
+                c.exec("DELETE FROM user_permission_futures WHERE id = ?1", [id])?;
                 counts.permission_changes += 1;
             }
             // Scheduled (un)bans.
@@ -1956,7 +1984,7 @@ impl SogsStore for SqliteStore {
             for (id, room, user, banned) in due {
                 match room {
                     None => {
-                        c.execute(
+                        c.exec(
                             "UPDATE users SET banned = ?2 WHERE id = ?1
                                AND NOT (?2 AND (moderator OR admin))",
                             params![user, banned],
@@ -1970,25 +1998,24 @@ impl SogsStore for SqliteStore {
                         }
                     }
                 }
-                c.execute("DELETE FROM user_ban_futures WHERE id = ?1", [id])?;
+                c.exec("DELETE FROM user_ban_futures WHERE id = ?1", [id])?;
                 counts.ban_changes += 1;
             }
-            counts.files = c.execute(
+            counts.files = c.exec(
                 "DELETE FROM files WHERE expiry IS NOT NULL AND expiry <= ?1",
                 [now],
             )?;
-            counts.history = c.execute(
+            counts.history = c.exec(
                 "DELETE FROM message_history WHERE replaced < ?1",
                 [now - ret.history],
             )?;
-            counts.direct_messages = c.execute("DELETE FROM inbox WHERE expiry <= ?1", [now])?;
-            counts.nonces =
-                c.execute("DELETE FROM user_request_nonces WHERE expiry <= ?1", [now])?;
-            counts.room_activity = c.execute(
+            counts.direct_messages = c.exec("DELETE FROM inbox WHERE expiry <= ?1", [now])?;
+            counts.nonces = c.exec("DELETE FROM user_request_nonces WHERE expiry <= ?1", [now])?;
+            counts.room_activity = c.exec(
                 "DELETE FROM room_users WHERE last_active < ?1",
                 [now - ret.activity_kept],
             )?;
-            c.execute(
+            c.exec(
                 "UPDATE rooms SET active_users = (SELECT COUNT(*) FROM room_users
                      WHERE room = rooms.id AND last_active >= ?1)",
                 [now - ret.active_window],

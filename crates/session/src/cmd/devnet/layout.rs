@@ -7,10 +7,13 @@
 //! DIR/registry/registry.toml the registry's config; registry.db (the chain); registry.log; pid
 //! DIR/nodes/NN/node.toml     node NN's config; key_ed25519, cert/key.pem, storage.db,
 //!                            node.log, pid, pubkey (hex), desired ("running"/"stopped")
+//! DIR/community/sogs.toml    the community server's config; data/ (key_x25519, sogs.db),
+//!                            sogs.log, pid
 //! ```
 //!
-//! Ports: the registry listens on `base_port`, node `K` on `base_port + 2K` (HTTPS storage
-//! RPC) and announces `base_port + 2K + 1` as its OxenMQ port.
+//! Ports: the registry listens on `base_port`, the community server on `base_port + 1`,
+//! node `K` on `base_port + 2K` (HTTPS storage RPC) and announces `base_port + 2K + 1` as
+//! its OxenMQ port.
 
 use std::fs;
 use std::io::ErrorKind;
@@ -41,6 +44,16 @@ impl DevnetSettings {
     /// The registry's JSON-RPC URL.
     pub fn registry_url(&self) -> String {
         format!("http://127.0.0.1:{}/json_rpc", self.base_port)
+    }
+
+    /// The community server's (HTTP) port.
+    pub fn community_port(&self) -> u16 {
+        port_at(self.base_port, 1)
+    }
+
+    /// The community server's base URL (what join URLs start with).
+    pub fn community_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.community_port())
     }
 
     /// Node `k`'s storage (HTTPS) port.
@@ -103,6 +116,11 @@ impl Layout {
     /// `DIR/registry`.
     pub fn registry_dir(&self) -> PathBuf {
         self.dir.join("registry")
+    }
+
+    /// `DIR/community`.
+    pub fn community_dir(&self) -> PathBuf {
+        self.dir.join("community")
     }
 
     /// `DIR/nodes`.
@@ -243,6 +261,8 @@ pub fn create(layout: &Layout, settings: &DevnetSettings) -> anyhow::Result<()> 
         .with_context(|| format!("cannot create {}", layout.nodes_dir().display()))?;
     fs::create_dir_all(layout.registry_dir())
         .with_context(|| format!("cannot create {}", layout.registry_dir().display()))?;
+    fs::create_dir_all(layout.community_dir())
+        .with_context(|| format!("cannot create {}", layout.community_dir().display()))?;
     if !layout.settings_file().exists() {
         let text = format!(
             "# Settings of this devnet, fixed when it was created (`session devnet`).\n\
@@ -282,6 +302,69 @@ pub fn write_registry_config(layout: &Layout, s: &DevnetSettings) -> anyhow::Res
         network = s.network,
     );
     write_atomic(&dir.join("registry.toml"), &text)
+}
+
+/// The room a new devnet's community server starts with.
+pub const COMMUNITY_ROOM: &str = "lobby";
+
+/// Writes `DIR/community/sogs.toml` (always: it holds no state of its own).
+pub fn write_community_config(layout: &Layout, s: &DevnetSettings) -> anyhow::Result<()> {
+    let dir = layout.community_dir();
+    let text = format!(
+        "# The devnet's community server (written by `session devnet`; rewritten at every start).\n\
+         data_dir = {data:?}\n\
+         listen = \"127.0.0.1:{port}\"\n\
+         base_url = {url:?}\n\
+         log = \"info\"\n",
+        data = path_str(&dir.join("data")),
+        port = s.community_port(),
+        url = s.community_url(),
+    );
+    write_atomic(&dir.join("sogs.toml"), &text)
+}
+
+/// The community server of a devnet, as clients join it.
+#[derive(Debug, Clone)]
+pub struct Community {
+    /// The server's X25519 public key (hex).
+    pub public_key: String,
+    /// Each room's token and join URL.
+    pub rooms: Vec<(String, String)>,
+}
+
+/// Prepares the community server's data before it starts: its key, its database, and
+/// the room [`COMMUNITY_ROOM`] when there is no room at all (a new devnet).
+pub fn prepare_community(layout: &Layout) -> anyhow::Result<Community> {
+    let config_path = layout.community_dir().join("sogs.toml");
+    let config = session_sogs::config::SogsConfig::load(&config_path)?;
+    let (key, _) = session_sogs::run::load_or_create_key(&config.key_path())?;
+    let store = session_sogs::run::open_store(&config)?;
+    if store.rooms()?.is_empty() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        store.create_room(
+            &session_sogs::store::NewRoom {
+                token: COMMUNITY_ROOM.into(),
+                name: "Lobby".into(),
+                description: Some("The devnet's first community room.".into()),
+                defaults: session_sogs::store::RoomDefaults::default(),
+            },
+            now,
+        )?;
+    }
+    let public_key = hex::encode(key.public());
+    let base = config.base_url.clone().unwrap_or_default();
+    let rooms = store
+        .rooms()?
+        .into_iter()
+        .map(|r| {
+            let url = format!("{base}/{}?public_key={public_key}", r.token);
+            (r.token, url)
+        })
+        .collect();
+    Ok(Community { public_key, rooms })
 }
 
 /// Creates node `k` (directory, key, config, `desired = running`) unless it exists; the

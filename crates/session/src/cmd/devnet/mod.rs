@@ -1,8 +1,8 @@
 //! `session devnet`: a whole Session network on one machine.
 //!
-//! `session devnet` starts the registry and N service nodes as child processes of this
-//! same binary, each with its own directory and ports under `--dir`; the nodes stake and
-//! register themselves. It shows progress until the swarms have formed, prints the
+//! `session devnet` starts the registry, a community server (with a room, `lobby`) and
+//! N service nodes as child processes of this same binary, each with its own directory
+//! and ports under `--dir`; the nodes stake and register themselves. It shows progress until the swarms have formed, prints the
 //! nodes, writes `DIR/network.toml` for clients, and runs until Ctrl-C. Running it again
 //! on the same directory resumes the same network (same keys, same chain).
 //!
@@ -35,8 +35,9 @@ pub const DEFAULT_BASE_PORT: u16 = 22100;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Files under DIR: devnet.toml (settings), network.toml (for clients), \
-registry/ (chain, registry.log), nodes/NN/ (key, database, node.log, desired state).\n\
-Ports: the registry on --base-port, node K on base+2K (HTTPS) and base+2K+1 (OxenMQ).\n\n\
+registry/ (chain, registry.log), community/ (sogs.toml, data/, sogs.log), nodes/NN/ (key, database, node.log, desired state).\n\
+Ports: the registry on --base-port, the community server on base+1, node K on base+2K \
+(HTTPS) and base+2K+1 (OxenMQ).\n\n\
 Examples:\n  session devnet                         # 14 nodes (two swarms) in ./devnet\n  \
 session devnet --dir /tmp/dn --nodes 7  # one swarm\n  \
 session devnet status                  # the live table, from the registry\n  \
@@ -93,7 +94,7 @@ pub enum DevnetCommand {
     /// supervisor does).
     #[command(hide = true)]
     Child {
-        /// `registry run --config …` or `node run --config …`.
+        /// `registry run --config …`, `sogs run --config …` or `node run --config …`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
         args: Vec<String>,
     },
@@ -152,6 +153,8 @@ enum ChildProgram {
     Node(super::node::NodeCommand),
     #[command(subcommand)]
     Registry(super::registry::RegistryCommand),
+    #[command(subcommand)]
+    Sogs(super::sogs::SogsCommand),
 }
 
 fn child(args: Vec<String>) -> anyhow::Result<()> {
@@ -161,6 +164,7 @@ fn child(args: Vec<String>) -> anyhow::Result<()> {
     match cli.program {
         ChildProgram::Node(c) => super::node::run(c),
         ChildProgram::Registry(c) => super::registry::run(c),
+        ChildProgram::Sogs(c) => super::sogs::run(c, false),
     }
 }
 

@@ -36,6 +36,7 @@ const TAIL_LINES: usize = 15;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Registry,
+    Community,
     Node(usize),
 }
 
@@ -72,6 +73,7 @@ impl Proc {
     fn name(&self) -> String {
         match self.kind {
             Kind::Registry => "registry".to_owned(),
+            Kind::Community => "community server".to_owned(),
             Kind::Node(k) => format!("node {}", layout::node_name(k)),
         }
     }
@@ -79,6 +81,7 @@ impl Proc {
     fn program(&self) -> &'static str {
         match self.kind {
             Kind::Registry => "registry",
+            Kind::Community => "sogs",
             Kind::Node(_) => "node",
         }
     }
@@ -322,12 +325,17 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
         ));
     }
     layout::write_registry_config(&layout, &settings)?;
+    layout::write_community_config(&layout, &settings)?;
+    let community = layout::prepare_community(&layout)
+        .context("cannot prepare the devnet's community server")?;
     for &k in &nodes {
         layout::write_node_config(&layout, &settings, k)?;
     }
     check_ports(&layout, &settings, &nodes)?;
 
     let exe = std::env::current_exe().context("cannot find the session executable")?;
+    let community_dir = layout.community_dir();
+    let settings_community_port = settings.community_port();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -338,6 +346,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
             layout,
             settings,
             registry: Proc::new(Kind::Registry, PathBuf::new(), 0),
+            community: Proc::new(Kind::Community, community_dir, settings_community_port),
             nodes: Vec::new(),
             ui,
             opts: opts.clone(),
@@ -352,7 +361,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
             let _ = session_rt::shutdown::termination_signal().await;
             trigger.trigger();
         });
-        let result = sup.supervise(&shutdown, started, resumed).await;
+        let result = sup.supervise(&shutdown, started, resumed, &community).await;
         sup.stop_all().await;
         result
     })
@@ -363,6 +372,9 @@ fn check_ports(layout: &Layout, s: &DevnetSettings, nodes: &[usize]) -> anyhow::
     let mut busy = Vec::new();
     if process::port_in_use(s.base_port) {
         busy.push(format!("{} (registry)", s.base_port));
+    }
+    if process::port_in_use(s.community_port()) {
+        busy.push(format!("{} (community server)", s.community_port()));
     }
     for &k in nodes {
         if layout::read_desired(&layout.node_dir(k)) == Desired::Running
@@ -394,6 +406,7 @@ struct Supervisor {
     layout: Layout,
     settings: DevnetSettings,
     registry: Proc,
+    community: Proc,
     nodes: Vec<Proc>,
     ui: Ui,
     opts: RunOptions,
@@ -412,9 +425,11 @@ impl Supervisor {
         shutdown: &session_rt::Shutdown,
         started: Instant,
         resumed: bool,
+        community: &layout::Community,
     ) -> anyhow::Result<()> {
-        // 1. The registry.
+        // 1. The registry and the community server.
         self.registry.spawn(&self.exe)?;
+        self.community.spawn(&self.exe)?;
         let deadline = Instant::now() + Duration::from_secs(15);
         let info = loop {
             if shutdown.is_triggered() {
@@ -578,6 +593,13 @@ impl Supervisor {
                 "event": "swarms_formed",
                 "seconds": elapsed.as_secs_f64(),
                 "network_file": layout::path_str(&self.layout.network_file()),
+                "community": {
+                    "url": self.settings.community_url(),
+                    "public_key": community.public_key,
+                    "rooms": community.rooms.iter()
+                        .map(|(token, url)| json!({"token": token, "join_url": url}))
+                        .collect::<Vec<_>>(),
+                },
                 "status": v,
             }));
         } else {
@@ -589,13 +611,27 @@ impl Supervisor {
                 elapsed.as_secs_f64()
             ));
             self.ui.say(&status::table(&rows));
+            if let Some((token, url)) = community.rooms.first() {
+                if let Ok(qr) = crate::ui::qr_code(url) {
+                    self.ui.say(&qr);
+                }
+                self.ui.say(&format!(
+                    "community server: {} (web page with every room's join link and QR code)\n\
+                     join room {token:?}: {url}\n\
+                     e.g.  session community join '{url}' --direct\n\
+                     admin: session sogs rooms --config {cfg}   (also add-room, add-moderators, ban, …)\n",
+                    self.settings.community_url(),
+                    cfg = self.layout.community_dir().join("sogs.toml").display(),
+                ));
+            }
             self.ui.say(&format!(
                 "network file: {}\n\
-                 logs:         {}/registry.log, {}/NN/node.log\n\
+                 logs:         {}/registry.log, {}/sogs.log, {}/NN/node.log\n\
                  drills:       session devnet --dir {d} status | stop-node K | start-node K | add-nodes N\n\
                  Ctrl-C stops the devnet; `session devnet --dir {d}` resumes it.",
                 self.layout.network_file().display(),
                 self.layout.registry_dir().display(),
+                self.layout.community_dir().display(),
                 self.layout.nodes_dir().display(),
                 d = self.layout.dir.display()
             ));
@@ -657,7 +693,7 @@ impl Supervisor {
             .iter()
             .filter(|p| match p.kind {
                 Kind::Node(k) => layout::read_desired(&self.layout.node_dir(k)) == Desired::Running,
-                Kind::Registry => false,
+                Kind::Registry | Kind::Community => false,
             })
             .count()
     }
@@ -682,7 +718,8 @@ impl Supervisor {
         if let Err(e) = self.discover_nodes() {
             self.ui.warn(&format!("warning: {e:#}"));
         }
-        let mut procs: Vec<&mut Proc> = std::iter::once(&mut self.registry)
+        let mut procs: Vec<&mut Proc> = [&mut self.registry, &mut self.community]
+            .into_iter()
             .chain(self.nodes.iter_mut())
             .collect();
         for p in &mut procs {
@@ -700,7 +737,7 @@ impl Supervisor {
                     .push((p.name(), st.to_string(), p.tail(), p.log()));
             }
             let desired = match p.kind {
-                Kind::Registry => Desired::Running,
+                Kind::Registry | Kind::Community => Desired::Running,
                 Kind::Node(_) => layout::read_desired(&p.dir),
             };
             match desired {
@@ -740,7 +777,7 @@ impl Supervisor {
             let procs: Vec<&mut Proc> = if group {
                 self.nodes.iter_mut().collect()
             } else {
-                vec![&mut self.registry]
+                vec![&mut self.community, &mut self.registry]
             };
             let mut procs = procs;
             for p in &mut procs {
@@ -762,6 +799,6 @@ impl Supervisor {
             }
         }
         self.ui
-            .say("devnet stopped: every node and the registry exited.");
+            .say("devnet stopped: every node, the community server and the registry exited.");
     }
 }
