@@ -140,9 +140,10 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-/// Every process of the devnet: the registry and the nodes (from the pid files).
+/// Every process of the devnet: the registry, the community server and the nodes (from
+/// the pid files).
 fn child_pids(dir: &Path) -> Vec<u32> {
-    let mut files = vec![dir.join("registry/pid")];
+    let mut files = vec![dir.join("registry/pid"), dir.join("community/pid")];
     for e in std::fs::read_dir(dir.join("nodes")).unwrap() {
         files.push(e.unwrap().path().join("pid"));
     }
@@ -247,6 +248,9 @@ fn devnet_forms_drills_stops_and_resumes() {
     // Two accounts chat over the devnet (shares its startup).
     chat_flow(&tmp.path().join("chat"), Path::new(net_file));
 
+    // The devnet's community server: its lobby, joined and used through onion paths.
+    community_flow(&dir, &tmp.path().join("community"), Path::new(net_file));
+
     // Drill: stop node 2, then start it again.
     let pid2 = node(&st, 2)["pid"].as_u64().unwrap() as u32;
     let (ok, out, err) = session(&["devnet", "stop-node", "2"], &dir);
@@ -268,7 +272,7 @@ fn devnet_forms_drills_stops_and_resumes() {
         s["height"].as_u64().unwrap()
     };
     let pids = child_pids(&dir);
-    assert_eq!(pids.len(), NODES + 1, "{pids:?}");
+    assert_eq!(pids.len(), NODES + 2, "{pids:?}");
     dn.signal(Signal::SIGINT);
     let st = dn.wait_exit(Duration::from_secs(30));
     assert!(st.success(), "devnet exit status {st}");
@@ -294,7 +298,7 @@ fn devnet_forms_drills_stops_and_resumes() {
 
     // SIGKILL the supervisor: its children notice and exit on their own.
     let pids = child_pids(&dir);
-    assert_eq!(pids.len(), NODES + 1, "{pids:?}");
+    assert_eq!(pids.len(), NODES + 2, "{pids:?}");
     dn.signal(Signal::SIGKILL);
     dn.wait_exit(Duration::from_secs(5));
     assert_all_exit(&pids, Duration::from_secs(25));
@@ -590,4 +594,42 @@ fn chat_flow(dir: &Path, network: &Path) {
     .fails(&["inbox"]);
     assert!(err.contains("session account new"), "{err}");
     eprintln!("chat flow: {:?}", t0.elapsed());
+}
+
+/// The community server `session devnet` runs: its join URL from `session sogs
+/// join-url`, then two accounts join the lobby through onion paths of the devnet, post,
+/// and read each other's posts; the operator's room table counts them.
+fn community_flow(devnet: &Path, dir: &Path, network: &Path) {
+    let config = devnet.join("community/sogs.toml");
+    let config = config.to_str().unwrap();
+    let (ok, out, err) = run(&["--json", "sogs", "join-url", "lobby", "--config", config]);
+    assert!(ok, "join-url: {out}{err}");
+    let url: Value = serde_json::from_str(out.trim()).unwrap();
+    let url = url["join_url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(url.contains("/lobby?public_key="), "{url}");
+
+    let alice = User::new(dir.join("alice"), network);
+    let bob = User::new(dir.join("bob"), network);
+    for u in [&alice, &bob] {
+        let joined = u.json(&["community", "join", &url]);
+        assert!(joined.to_string().contains("lobby"), "{joined}");
+    }
+    alice.json(&["community", "post", "lobby", "hello from alice"]);
+    bob.json(&["community", "post", "lobby", "hi alice, bob here"]);
+    for u in [&alice, &bob] {
+        let msgs = u.json(&["community", "read", "lobby"]);
+        let bodies: Vec<&str> = msgs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["status"] == "valid")
+            .filter_map(|m| m["body"].as_str())
+            .collect();
+        assert!(bodies.contains(&"hello from alice"), "{msgs}");
+        assert!(bodies.contains(&"hi alice, bob here"), "{msgs}");
+    }
+    let (ok, out, err) = run(&["--json", "sogs", "rooms", "--config", config]);
+    assert!(ok, "sogs rooms: {out}{err}");
+    assert!(out.contains("lobby"), "{out}");
 }

@@ -51,7 +51,8 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_str(ok(&all).trim()).unwrap()
 }
 
-/// A parsed join URL: `http(s)://host[:port]/token?public_key=<64 lowercase hex>`.
+/// A parsed join URL: `http(s)://host[:port]/token?public_key=<64 lowercase hex>`, checked
+/// against the client library's parser too.
 #[derive(Debug, PartialEq)]
 struct JoinUrl {
     base: String,
@@ -82,6 +83,11 @@ fn parse_join_url(url: &str) -> JoinUrl {
             .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
         "{url}"
     );
+    // And as Session clients parse it (libsession's rules, in session-client).
+    let client = session_client::community::parse_join_url(url)
+        .unwrap_or_else(|e| panic!("Session clients would refuse {url}: {e}"));
+    assert_eq!(client.room, token.to_lowercase(), "{url}");
+    assert_eq!(hex::encode(client.pubkey), pubkey, "{url}");
     JoinUrl {
         base: url[..url.len() - path.len() - 1].to_owned(),
         token: token.to_owned(),
