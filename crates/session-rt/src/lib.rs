@@ -3,7 +3,7 @@
 //! scaffolding ([`http::serve`]) and a lean client, typed TOML [`config`] loading,
 //! self-signed [`tls`] certificates, private-file helpers, log [`redact`]ion, the
 //! server side of v4 onion requests ([`lsrpc`]) and private, versioned SQLite files
-//! ([`sqlite`]).
+//! ([`sqlite`]), and UTC calendar [`time`] for display and HTTP dates.
 
 pub mod clock;
 pub mod config;
@@ -15,6 +15,7 @@ pub mod lsrpc;
 pub mod redact;
 pub mod shutdown;
 pub mod sqlite;
+pub mod time;
 pub mod tls;
 pub mod url;
 

@@ -441,11 +441,13 @@ fn is_onion_endpoint(path: &str) -> bool {
     (path.starts_with("/oxen/") || path.starts_with("/loki/")) && path.ends_with("/lsrpc")
 }
 
-/// The endpoint as a request URI: must start with `/`; raw UTF-8, spaces and other bytes
-/// not allowed in a request target are percent-encoded (existing `%` escapes are kept).
-fn endpoint_uri(endpoint: &str) -> Result<Uri, String> {
+/// A request path (with an optional `?query`) as a request URI, for requests that arrive
+/// inside other requests (onion requests here, `/batch` sub-requests in the community
+/// server): it must start with a single `/`; raw UTF-8, spaces and other bytes not
+/// allowed in a request target are percent-encoded (existing `%` escapes are kept).
+pub fn endpoint_uri(endpoint: &str) -> Result<Uri, String> {
     if !endpoint.starts_with('/') || endpoint.starts_with("//") {
-        return Err("endpoint must start with a single '/'".into());
+        return Err("the path must start with a single '/'".into());
     }
     let mut out = String::with_capacity(endpoint.len());
     for &b in endpoint.as_bytes() {

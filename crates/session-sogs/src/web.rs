@@ -548,29 +548,14 @@ fn page_end(b: &mut String) {
     b.push_str("</main>\n</body>\n</html>\n");
 }
 
-/// `YYYY-MM-DD HH:MM UTC` for Unix seconds.
+/// `YYYY-MM-DD HH:MM UTC` for Unix seconds (empty for a time that cannot be).
 fn utc_time(secs: f64) -> String {
     if !secs.is_finite() || secs < 0.0 {
         return String::new();
     }
-    // Whole seconds since 1970: far below i64::MAX for any stored time.
-    #[allow(clippy::cast_possible_truncation)]
-    let t = secs.floor() as i64;
-    let (days, rem) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60
+        "{} UTC",
+        session_rt::time::UtcTime::from_unix_f64(secs).minutes()
     )
 }
 

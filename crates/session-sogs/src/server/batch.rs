@@ -46,27 +46,9 @@ pub(crate) struct SubRequest {
     body: Option<Vec<u8>>,
 }
 
-/// A request path (with an optional `?query`) as a URI: must start with a single `/`;
-/// bytes not allowed in a request target (raw UTF-8, spaces, …) are percent-encoded,
-/// existing `%` escapes kept.
+/// A sub-request path as a URI (see [`session_rt::lsrpc::endpoint_uri`]).
 pub(crate) fn request_uri(path: &str) -> Result<Uri, String> {
-    if !path.starts_with('/') || path.starts_with("//") {
-        return Err("path must start with a single '/'".into());
-    }
-    let mut out = String::with_capacity(path.len());
-    for &b in path.as_bytes() {
-        let keep = matches!(b, b'!'..=b'~')
-            && !matches!(
-                b,
-                b'"' | b'#' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
-            );
-        if keep {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    Uri::try_from(out).map_err(|e| format!("bad path: {e}"))
+    session_rt::lsrpc::endpoint_uri(path)
 }
 
 /// Builds a header map from string pairs, skipping `Content-Length`.

@@ -204,43 +204,7 @@ pub(crate) fn percent_encode(text: &str) -> String {
 /// An HTTP date (RFC 7231 IMF-fixdate, always GMT) of a Unix time in seconds; times
 /// before 1970 or beyond year 9999 are clamped.
 pub(crate) fn http_date(unix: f64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    // Seconds are whole in the header; the clamp keeps the casts exact.
-    #[allow(clippy::cast_possible_truncation)]
-    let secs = unix.clamp(0.0, 253_402_300_799.0).floor() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    let weekday = DAYS
-        .get(usize::try_from(days.rem_euclid(7)).unwrap_or(0))
-        .unwrap_or(&"Thu");
-    let month_name = MONTHS
-        .get(usize::try_from(month - 1).unwrap_or(0))
-        .unwrap_or(&"Jan");
-    format!(
-        "{weekday}, {day:02} {month_name} {year:04} {:02}:{:02}:{:02} GMT",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// (year, month 1..=12, day 1..=31) of a day count since 1970-01-01 (Howard Hinnant's
-/// days-to-civil algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    session_rt::time::UtcTime::from_unix_f64(unix.clamp(0.0, 253_402_300_799.0)).http_date()
 }
 
 #[cfg(test)]

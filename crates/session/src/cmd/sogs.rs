@@ -1609,29 +1609,14 @@ fn show_perms(admin: &Admin, rooms: &[Room], json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC` for Unix seconds.
+/// `YYYY-MM-DD HH:MM:SS UTC` for Unix seconds (`?` for a time that cannot be).
 fn utc(secs: f64) -> String {
     if !secs.is_finite() || secs < 0.0 {
         return "?".into();
     }
-    // Whole seconds since 1970: far below i64::MAX for any stored time.
-    #[allow(clippy::cast_possible_truncation)]
-    let t = secs.floor() as i64;
-    let (days, rem) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
+        "{} UTC",
+        session_rt::time::UtcTime::from_unix_f64(secs).seconds()
     )
 }
 
