@@ -66,12 +66,13 @@ pub async fn cleanup_once(
 ) -> Result<CleanupCounts, crate::store::StoreError> {
     let now = now_secs(clock.as_ref());
     let store = Arc::clone(store);
-    let counts = tokio::task::spawn_blocking(move || store.cleanup(now))
-        .await
-        .map_err(|e| crate::store::StoreError::Database {
-            path: "cleanup".into(),
-            detail: format!("the cleanup task failed: {e}"),
-        })??;
+    let counts =
+        tokio::task::spawn_blocking(move || crate::store::blocking_section(|| store.cleanup(now)))
+            .await
+            .map_err(|e| crate::store::StoreError::Database {
+                path: "cleanup".into(),
+                detail: format!("the cleanup task failed: {e}"),
+            })??;
     if is_quiet(&counts) {
         tracing::debug!("cleanup: nothing to do");
     } else if is_routine(&counts) {

@@ -136,7 +136,9 @@ where
     F: FnOnce(&dyn SogsStore) -> Result<T, StoreError> + Send + 'static,
 {
     let store = Arc::clone(web.sogs.store());
-    match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+    match tokio::task::spawn_blocking(move || crate::store::blocking_section(|| f(store.as_ref())))
+        .await
+    {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(internal_error(&e)),
         Err(e) => Err(internal_error(&e)),

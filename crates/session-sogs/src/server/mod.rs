@@ -167,7 +167,7 @@ impl Sogs {
         F: FnOnce(&dyn SogsStore) -> Result<T, ApiError> + Send + 'static,
     {
         let store = Arc::clone(&self.inner.store);
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
+        tokio::task::spawn_blocking(move || crate::store::blocking_section(|| f(store.as_ref())))
             .await
             .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
     }

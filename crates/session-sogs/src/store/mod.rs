@@ -73,6 +73,32 @@ mod conformance;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
+thread_local! {
+    /// Set while [`blocking_section`] runs on this thread.
+    static BLOCKING_SECTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, telling the store that this thread may block even though it belongs to a
+/// Tokio runtime: it is a `spawn_blocking` thread, not one driving async tasks. Backends
+/// that drive a runtime of their own (PostgreSQL's client) then run in place instead of
+/// on a helper thread started per call. Calling it from an async task is a bug (that
+/// task's thread would block).
+pub fn blocking_section<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BLOCKING_SECTION.with(|b| b.set(self.0));
+        }
+    }
+    let _reset = Reset(BLOCKING_SECTION.with(|b| b.replace(true)));
+    f()
+}
+
+/// Whether this thread is inside [`blocking_section`].
+fn on_blocking_thread() -> bool {
+    BLOCKING_SECTION.with(std::cell::Cell::get)
+}
+
 /// Opens the store a configuration names: `database_url` `postgres://…` or
 /// `postgresql://…` → [`PostgresStore`]; `sqlite:///path` → that SQLite file; absent →
 /// `sogs.db` in `data_dir` ([`SqliteStore`]).

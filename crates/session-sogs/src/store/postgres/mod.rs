@@ -39,7 +39,9 @@
 //!   from plain threads, a method runs right there; called from any thread that belongs
 //!   to a Tokio runtime (an async task, or `spawn_blocking` as the HTTP server does), it
 //!   runs on a scoped helper thread, which costs a thread start (tens of microseconds)
-//!   and makes it safe everywhere. Connections are closed the same way.
+//!   and makes it safe everywhere. Connections are closed the same way. Threads that
+//!   are known to be `spawn_blocking` threads (the HTTP server's store calls, marked
+//!   with [`super::blocking_section`]) may block, so calls there run in place.
 //! * **Secrets.** Neither errors nor `Debug` show the password: the store names its
 //!   database as `postgres://user@host:port/dbname`.
 
@@ -428,7 +430,7 @@ impl Drop for PostgresStore {
 /// Runs `f` here, or on a scoped helper thread when this thread belongs to a Tokio
 /// runtime (see the module documentation). A panic in `f` is passed on.
 fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
+    if tokio::runtime::Handle::try_current().is_err() || super::on_blocking_thread() {
         return f();
     }
     std::thread::scope(|s| match s.spawn(f).join() {

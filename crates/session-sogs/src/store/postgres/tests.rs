@@ -206,9 +206,12 @@ fn works_from_async_contexts_and_spawn_blocking() {
         for t in 1..=4u8 {
             let s = s.clone();
             tasks.push(tokio::spawn(async move {
+                // Marked as the HTTP server marks its store calls: run in place.
                 tokio::task::spawn_blocking(move || {
-                    s.ensure_user(&user(t), 1.0).unwrap();
-                    post(s.as_ref(), "m", &user(t), &[t]);
+                    crate::store::blocking_section(|| {
+                        s.ensure_user(&user(t), 1.0).unwrap();
+                        post(s.as_ref(), "m", &user(t), &[t]);
+                    })
                 })
                 .await
                 .unwrap();
