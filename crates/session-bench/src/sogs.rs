@@ -29,8 +29,8 @@ use serde_json::{Value, json};
 use session_crypto::blinding::BlindedKeypair;
 use session_crypto::sogs_auth::{SogsRequest, signed_message};
 use session_crypto::{Ed25519Keypair, Ed25519Seed, X25519Keypair};
-use session_rt::SystemClock;
 use session_rt::http::HttpConnection;
+use session_rt::{Clock as _, SystemClock};
 use session_sogs::server::{Sogs, SogsSettings, serve};
 use session_sogs::store::{
     ModeratorChange, NewPost, NewRoom, Retention, RoomDefaults, Scope, SogsStore, open_database,
@@ -63,8 +63,8 @@ pub struct Args {
     /// file.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
-    /// Run only measurements whose name contains this text.
-    #[arg(long)]
+    /// Run only these measurements (comma-separated: poll, batch_poll, mixed).
+    #[arg(long, value_name = "NAMES")]
     only: Option<String>,
 }
 
@@ -132,15 +132,10 @@ fn unix_secs() -> u64 {
         .unwrap_or(0)
 }
 
-fn now_f64() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 fn selected(args: &Args, op: &str) -> bool {
-    args.only.as_deref().is_none_or(|o| op.contains(o))
+    args.only
+        .as_deref()
+        .is_none_or(|o| o.split(',').any(|name| name.trim() == op))
 }
 
 fn percentile(sorted: &[u32], p: f64) -> u32 {
@@ -379,7 +374,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     };
     let key = X25519Keypair::generate()?;
     let server_pk = *key.public();
-    let now = now_f64();
+    let now = SystemClock.now_secs();
     store.create_room(
         &NewRoom {
             token: ROOM.into(),
@@ -430,7 +425,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     let (trigger, shutdown) = session_rt::shutdown::channel();
     let server = tokio::spawn(serve(sogs, listener, shutdown));
 
-    if selected(&args, "poll") && !selected_only(&args, "batch") {
+    if selected(&args, "poll") {
         let (mut polls, _, secs) = measure(&args, addr, server_pk, &store, Kind::Poll, 0).await?;
         report("poll", &args, backend, polls.fields(secs));
     }
@@ -461,12 +456,6 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     trigger.trigger();
     server.await??;
     Ok(())
-}
-
-/// Whether `--only` names exactly a measurement containing `word` (so `--only
-/// batch_poll` does not also run `poll`).
-fn selected_only(args: &Args, word: &str) -> bool {
-    args.only.as_deref().is_some_and(|o| o.contains(word))
 }
 
 /// Runs the scenario.

@@ -88,14 +88,6 @@ impl fmt::Debug for FileServer {
     }
 }
 
-/// The current time of `clock` in Unix seconds (the store's unit).
-fn now_secs(clock: &dyn Clock) -> f64 {
-    // Milliseconds since 1970 fit an f64 exactly for the next few hundred millennia.
-    #[allow(clippy::cast_precision_loss)]
-    let ms = clock.now_ms() as f64;
-    ms / 1000.0
-}
-
 impl FileServer {
     /// A server over `store`, reading time from `clock`, answering onion requests with
     /// the X25519 key pair `key`.
@@ -132,7 +124,7 @@ impl FileServer {
 
     /// The current time in Unix seconds.
     pub fn now(&self) -> f64 {
-        now_secs(self.inner.clock.as_ref())
+        self.inner.clock.now_secs()
     }
 
     async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
@@ -387,7 +379,7 @@ pub async fn purge_loop(
         if shutdown.is_triggered() {
             break;
         }
-        let now = now_secs(clock.as_ref());
+        let now = clock.now_secs();
         let s = Arc::clone(&store);
         match tokio::task::spawn_blocking(move || s.purge(now)).await {
             Ok(Ok(n)) => {

@@ -19,6 +19,15 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
 
+    /// Seconds since the Unix epoch, with the milliseconds as the fraction (the unit the
+    /// community and file servers store and send).
+    fn now_secs(&self) -> f64 {
+        // Milliseconds since 1970 fit an f64 exactly for the next few hundred millennia.
+        #[allow(clippy::cast_precision_loss)]
+        let ms = self.now_ms() as f64;
+        ms / 1000.0
+    }
+
     /// A future that completes once `now_ms() >= deadline_ms`.
     fn sleep_until_ms(&self, deadline_ms: u64) -> Sleep;
 

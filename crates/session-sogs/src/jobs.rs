@@ -51,20 +51,12 @@ fn is_routine(c: &CleanupCounts) -> bool {
     c.files == 0 && c.direct_messages == 0 && c.permission_changes == 0 && c.ban_changes == 0
 }
 
-/// The current time of `clock` in Unix seconds (the store's unit).
-fn now_secs(clock: &dyn Clock) -> f64 {
-    // Milliseconds since 1970 fit an f64 exactly for the next few hundred millennia.
-    #[allow(clippy::cast_precision_loss)]
-    let ms = clock.now_ms() as f64;
-    ms / 1000.0
-}
-
 /// Runs one cleanup off the async runtime and logs what it did.
 pub async fn cleanup_once(
     store: &Arc<dyn SogsStore>,
     clock: &Arc<dyn Clock>,
 ) -> Result<CleanupCounts, crate::store::StoreError> {
-    let now = now_secs(clock.as_ref());
+    let now = clock.now_secs();
     let store = Arc::clone(store);
     let counts =
         tokio::task::spawn_blocking(move || crate::store::blocking_section(|| store.cleanup(now)))

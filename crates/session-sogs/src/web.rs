@@ -358,15 +358,7 @@ struct PostText {
 /// Decodes a community post: padded `Content` protobuf (0x80 then zeros) with a
 /// `dataMessage`. Anything else yields an empty [`PostText`].
 fn decode_post(data: &[u8]) -> PostText {
-    let end = data.iter().rposition(|b| *b != 0).unwrap_or(0);
-    let unpadded = match data.get(end) {
-        Some(0x80) => &data[..end],
-        _ => data,
-    };
-    let Ok(content) = session_wire::message::decode_content(unpadded) else {
-        return PostText::default();
-    };
-    let Some(dm) = content.data_message else {
+    let Some(dm) = crate::server::filter::decode_post(data) else {
         return PostText::default();
     };
     let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());

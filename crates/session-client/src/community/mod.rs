@@ -107,16 +107,6 @@ impl RoomInfo {
         let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let num = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
         let flag = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let ids = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
         let bad = |what: &str| ClientError::BadReply {
             what: "room info",
             reason: format!("no {what}"),
@@ -131,8 +121,8 @@ impl RoomInfo {
             read: flag("read"),
             write: flag("write"),
             upload: flag("upload"),
-            moderators: ids("moderators"),
-            admins: ids("admins"),
+            moderators: strings(v, "moderators"),
+            admins: strings(v, "admins"),
         })
     }
 }
@@ -945,7 +935,12 @@ fn mode_of(blinded: bool) -> SogsAuthMode {
 }
 
 fn caps_of(v: &Value) -> Vec<String> {
-    v.get("capabilities")
+    strings(v, "capabilities")
+}
+
+/// The strings of the array `v[key]` (none if it is missing or not an array).
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    v.get(key)
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()

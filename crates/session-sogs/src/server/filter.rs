@@ -11,6 +11,8 @@
 use std::fmt;
 
 use session_crypto::AccountId;
+use session_crypto::session_protocol::unpad_message;
+use session_wire::proto::session::DataMessage;
 
 /// What a filter decided about a post.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,23 +120,19 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A Session message body without its padding: trailing zero bytes and the `0x80`
-/// before them (unchanged if there is no such padding).
-pub fn strip_padding(data: &[u8]) -> &[u8] {
-    let end = data.iter().rposition(|b| *b != 0);
-    match end {
-        Some(i) if data[i] == 0x80 => &data[..i],
-        _ => data,
-    }
+/// The `dataMessage` of a community post: its data is a padded `Content` protobuf
+/// (`None` if it is anything else). The server never needs more of a post than this (the
+/// filter, the web page).
+pub fn decode_post(data: &[u8]) -> Option<DataMessage> {
+    session_wire::message::decode_content(unpad_message(data))
+        .ok()?
+        .data_message
 }
 
 /// The texts of a post the filter looks at: `dataMessage.body` and
 /// `dataMessage.profile.displayName` (none if the post is not a `Content`).
 pub fn post_texts(data: &[u8]) -> Vec<String> {
-    let Ok(content) = session_wire::message::decode_content(strip_padding(data)) else {
-        return Vec::new();
-    };
-    let Some(dm) = content.data_message else {
+    let Some(dm) = decode_post(data) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -209,15 +207,6 @@ mod tests {
             silent: false,
             filter_mods: false,
         }
-    }
-
-    #[test]
-    fn padding() {
-        assert_eq!(strip_padding(b"ab\x80\0\0"), b"ab");
-        assert_eq!(strip_padding(b"ab\x80"), b"ab");
-        assert_eq!(strip_padding(b"ab\0"), b"ab\0");
-        assert_eq!(strip_padding(b"ab"), b"ab");
-        assert_eq!(strip_padding(b""), b"");
     }
 
     #[test]

@@ -154,10 +154,7 @@ impl Sogs {
 
     /// The current time in Unix seconds (the store's unit).
     pub fn now(&self) -> f64 {
-        // Milliseconds since 1970 fit an f64 exactly for the next few hundred millennia.
-        #[allow(clippy::cast_precision_loss)]
-        let ms = self.inner.clock.now_ms() as f64;
-        ms / 1000.0
+        self.inner.clock.now_secs()
     }
 
     /// Runs a store operation off the async runtime.

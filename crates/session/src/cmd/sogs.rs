@@ -380,10 +380,7 @@ impl Admin {
     }
 
     fn now() -> f64 {
-        // Milliseconds since 1970 fit an f64 exactly.
-        #[allow(clippy::cast_precision_loss)]
-        let ms = session_rt::SystemClock.now_ms() as f64;
-        ms / 1000.0
+        session_rt::SystemClock.now_secs()
     }
 
     fn base_url(&self) -> String {

@@ -340,10 +340,7 @@ pub fn prepare_community(layout: &Layout) -> anyhow::Result<Community> {
     let (key, _) = session_sogs::run::load_or_create_key(&config.key_path())?;
     let store = session_sogs::run::open_store(&config)?;
     if store.rooms()?.is_empty() {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+        let now = session_rt::Clock::now_secs(&session_rt::SystemClock);
         store.create_room(
             &session_sogs::store::NewRoom {
                 token: COMMUNITY_ROOM.into(),
