@@ -9,6 +9,10 @@
 //! storage_https = true          # nodes speak TLS (default true)
 //! block_interval_ms = 2000      # optional
 //!
+//! [file_server]                 # optional; where attachments are uploaded
+//! url = "http://127.0.0.1:22099"
+//! pubkey_x25519 = "…"           # the server's onion key, 64 hex
+//!
 //! [client]                      # optional; every key has a default
 //! enc_type = "xchacha20"        # or "aes-gcm"
 //! paths = 2
@@ -57,6 +61,9 @@ pub struct NetworkConfig {
     /// Fallback seed nodes, used when no registry answers.
     #[serde(default)]
     pub nodes: Vec<SeedNode>,
+    /// The file server attachments are uploaded to, if the network has one.
+    #[serde(default)]
+    pub file_server: Option<FileServerSettings>,
     /// The client's own settings.
     #[serde(default)]
     pub client: ClientSettings,
@@ -77,6 +84,34 @@ pub struct SeedNode {
     /// Swarm id (decimal).
     #[serde(default)]
     pub swarm_id: u64,
+}
+
+/// The `[file_server]` table: the server attachments go to (community-server spec §11).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileServerSettings {
+    /// Its base URL, `http://host:port` (the exit node connects there).
+    pub url: String,
+    /// Its X25519 onion key, 64 hex.
+    pub pubkey_x25519: String,
+}
+
+impl FileServerSettings {
+    /// The parsed base URL and onion key; the error starts with the bad key's name.
+    pub fn parse(&self) -> std::result::Result<(HttpUrl, [u8; 32]), String> {
+        let url = self
+            .url
+            .parse::<HttpUrl>()
+            .map_err(|e| format!("url: {e}"))?;
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(&self.pubkey_x25519, &mut key).map_err(|_| {
+            format!(
+                "pubkey_x25519: {:?} is not 64 hex characters",
+                self.pubkey_x25519
+            )
+        })?;
+        Ok((url, key))
+    }
 }
 
 /// Client-side settings (`[client]` table); every key has a default.
@@ -145,6 +180,7 @@ impl NetworkConfig {
             storage_https: true,
             block_interval_ms: None,
             nodes: Vec::new(),
+            file_server: None,
             client: ClientSettings::default(),
             ignored_keys: Vec::new(),
         }
@@ -188,6 +224,9 @@ impl NetworkConfig {
         }
         for (i, n) in self.nodes.iter().enumerate() {
             n.to_snode().map_err(|e| format!("nodes[{i}].{e}"))?;
+        }
+        if let Some(fs) = &self.file_server {
+            fs.parse().map_err(|e| format!("file_server.{e}"))?;
         }
         if self.registry_urls.is_empty() && self.nodes.is_empty() {
             return Err(

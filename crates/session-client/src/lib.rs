@@ -43,7 +43,7 @@ pub mod transport;
 
 pub use client::OnionClient;
 pub use community::{CommunityClient, JoinUrl};
-pub use config::{ClientSettings, NetworkConfig, SeedNode};
+pub use config::{ClientSettings, FileServerSettings, NetworkConfig, SeedNode};
 pub use directory::{NodeDirectory, Snode};
 pub use error::{ClientError, Result};
 pub use messenger::{Event, Messenger, MessengerSettings, PollReport, PollerHandle, Sent};
