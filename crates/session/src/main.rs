@@ -52,6 +52,9 @@ enum Command {
     /// Run and administer a community server (SOGS): rooms, moderators, bans.
     #[command(subcommand)]
     Sogs(cmd::sogs::SogsCommand),
+    /// Run a file server: encrypted attachments, stored until they expire.
+    #[command(subcommand)]
+    Files(cmd::files::FilesCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +73,7 @@ fn main() -> std::process::ExitCode {
         Command::Network(c) => cmd::network::run(c, cli.json),
         Command::Community(c) => cmd::community::run(c, &data_dir, cli.json),
         Command::Sogs(c) => cmd::sogs::run(c, cli.json),
+        Command::Files(c) => cmd::files::run(c, cli.json),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

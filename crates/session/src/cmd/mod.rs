@@ -9,4 +9,5 @@ pub mod network;
 pub mod node;
 pub mod registry;
 pub mod serve;
+pub mod files;
 pub mod sogs;
