@@ -165,6 +165,18 @@ pub enum ClientError {
         /// The (shortened, plain-text) body.
         body: String,
     },
+    /// The file server refused an upload or download, or the file is gone.
+    #[error("file server {server}: {reason}")]
+    FileServer {
+        /// The server's base URL.
+        server: String,
+        /// What happened and what to do.
+        reason: String,
+    },
+    /// A downloaded attachment failed its checks (digest, key, size), or a file could
+    /// not be encrypted.
+    #[error("attachment: {0}")]
+    Attachment(#[from] session_crypto::attachments::AttachmentError),
     /// Something the caller named does not exist locally.
     #[error("{0}")]
     NotFound(String),

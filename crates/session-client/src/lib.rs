@@ -28,6 +28,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod attachments;
 pub mod client;
 pub mod community;
 pub mod config;

@@ -54,6 +54,7 @@ fn full_profile() -> Profile {
 
 fn text(body: &str) -> Outgoing {
     Outgoing::Text {
+        attachments: Vec::new(),
         body: body.into(),
         profile: Some(full_profile()),
         expiry: None,
@@ -121,6 +122,7 @@ fn text_round_trip_with_profile() {
     assert_eq!(
         got.kind,
         IncomingKind::Text {
+            attachments: Vec::new(),
             body: "hello bob".into(),
             profile: Some(full_profile()),
         }
@@ -143,6 +145,7 @@ fn text_without_profile_and_name_only_profile() {
         (Some(Profile::named("Al")), Some(Profile::named("Al"))),
     ] {
         let msg = Outgoing::Text {
+            attachments: Vec::new(),
             body: "x".into(),
             profile,
             expiry: None,
@@ -163,6 +166,7 @@ fn text_without_profile_and_name_only_profile() {
 fn sync_copy_goes_to_own_swarm_and_names_the_recipient() {
     let (alice, bob) = (alice(), bob());
     let msg = Outgoing::Text {
+        attachments: Vec::new(),
         body: "to bob".into(),
         profile: Some(full_profile()),
         expiry: Some(Expiry::after_send(300)),
@@ -201,6 +205,7 @@ fn sync_copy_goes_to_own_swarm_and_names_the_recipient() {
     assert_eq!(
         got.kind,
         IncomingKind::Sync {
+            attachments: Vec::new(),
             target: bob.session_id(),
             body: "to bob".into()
         }
@@ -334,6 +339,7 @@ fn disappearing_messages_fields_and_ttls() {
         (Some(Expiry::after_send(3600)), 2, 3600, 3_600_000),
     ] {
         let msg = Outgoing::Text {
+            attachments: Vec::new(),
             body: "tick".into(),
             profile: None,
             expiry,
@@ -399,6 +405,7 @@ fn expiry_update_round_trip() {
 fn exact_wire_layers_of_a_text_message() {
     let (alice, bob) = (alice(), bob());
     let msg = Outgoing::Text {
+        attachments: Vec::new(),
         body: "hi".into(),
         profile: None,
         expiry: None,
@@ -444,6 +451,7 @@ fn exact_field_numbers_of_profile_sync_and_control_messages() {
         updated_at_s: Some(2),
     };
     let msg = Outgoing::Text {
+        attachments: Vec::new(),
         body: "b".into(),
         profile: Some(profile),
         expiry: Some(Expiry::after_send(60)),
@@ -457,6 +465,7 @@ fn exact_field_numbers_of_profile_sync_and_control_messages() {
     assert_eq!(&p[..expected.len()], &expected[..]);
 
     let sync = Outgoing::Sync {
+        attachments: Vec::new(),
         target: bob.session_id(),
         body: "b".into(),
         expiry: None,
@@ -770,6 +779,7 @@ fn sync_messages_from_others_and_foreign_unsends_are_rejected() {
     let (alice, bob, carol) = (alice(), bob(), carol());
     // Bob pretends to be one of Alice's devices.
     let fake_sync = Outgoing::Sync {
+        attachments: Vec::new(),
         target: carol.session_id(),
         body: "fake".into(),
         expiry: None,
@@ -927,6 +937,7 @@ fn bodies_round_trip_property() {
             .collect();
         let sent = T + len as u64;
         let msg = Outgoing::Text {
+            attachments: Vec::new(),
             body: body.clone(),
             profile: None,
             expiry: Some(Expiry::after_send(u32::try_from(len).unwrap() + 60)),
@@ -937,6 +948,7 @@ fn bodies_round_trip_property() {
         assert_eq!(
             got.kind,
             IncomingKind::Text {
+                attachments: Vec::new(),
                 body: body.clone(),
                 profile: None
             }
@@ -946,6 +958,7 @@ fn bodies_round_trip_property() {
         assert_eq!(
             own.kind,
             IncomingKind::Sync {
+                attachments: Vec::new(),
                 target: bob.session_id(),
                 body
             }
@@ -1050,4 +1063,55 @@ fn vector_deterministic_box_decrypts_but_is_not_content() {
         open(&bob, &wrap_1o1(&ct, T, None)),
         Err(Rejected::BadContent(_))
     ));
+}
+
+#[test]
+fn attachment_pointers_travel_in_texts_and_sync_copies() {
+    let (alice, bob) = (alice(), bob());
+    let pointer = session_client::attachments::Attachment {
+        url: "http://127.0.0.1:22099/file/12345#p=00ff&d".replace("00ff", &"ab".repeat(32)),
+        id: 12345,
+        key: vec![1; 32],
+        digest: Some(vec![2; 32]),
+        size: 1_048_576,
+        content_type: Some("application/pdf".into()),
+        file_name: Some("report.pdf".into()),
+    };
+    // A file without a caption: the body may be empty, and is then absent on the wire.
+    let msg = Outgoing::Text {
+        attachments: vec![pointer.clone()],
+        body: String::new(),
+        profile: None,
+        expiry: None,
+    };
+    let sealed = msg.seal_with_sync(&alice, &bob.session_id(), T).unwrap();
+    let dm = content_of(&bob, &sealed[0]).data_message.unwrap();
+    assert_eq!(dm.body, None);
+    let wire = &dm.attachments[0];
+    assert_eq!(
+        (wire.id, wire.size, wire.key.as_deref()),
+        (12345, Some(1_048_576), Some(&[1u8; 32][..]))
+    );
+    assert_eq!(wire.url.as_deref(), Some(pointer.url.as_str()));
+    match open_ok(&bob, &sealed[0].data).kind {
+        IncomingKind::Text {
+            body, attachments, ..
+        } => {
+            assert_eq!(body, "");
+            assert_eq!(attachments, vec![pointer.clone()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match open_ok(&alice, &sealed[1].data).kind {
+        IncomingKind::Sync { attachments, .. } => assert_eq!(attachments, vec![pointer]),
+        other => panic!("{other:?}"),
+    }
+    // Neither text nor file: still refused.
+    let empty = Outgoing::Text {
+        attachments: Vec::new(),
+        body: String::new(),
+        profile: None,
+        expiry: None,
+    };
+    assert_eq!(empty.content(T), Err(OutgoingError::EmptyBody));
 }

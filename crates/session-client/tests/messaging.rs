@@ -516,6 +516,7 @@ async fn forged_misaddressed_and_garbage_messages_are_dropped_and_counted() {
     deposit_raw(&net, &kb, b"\x00\x01 not a message at all").await;
     // A real message, but sealed to Carol and dropped in Bob's swarm.
     let to_carol = Outgoing::Text {
+        attachments: Vec::new(),
         body: "for Carol".into(),
         profile: None,
         expiry: None,
@@ -527,6 +528,7 @@ async fn forged_misaddressed_and_garbage_messages_are_dropped_and_counted() {
     // a signature that is not Alice's.
     let content = prost::Message::encode_to_vec(
         &Outgoing::Text {
+            attachments: Vec::new(),
             body: "I am Alice, trust me".into(),
             profile: None,
             expiry: None,
@@ -642,6 +644,7 @@ async fn a_new_polled_member_does_not_skip_messages() {
         .zip(1..)
         .map(|(t, k)| {
             Outgoing::Text {
+                attachments: Vec::new(),
                 body: (*t).into(),
                 profile: None,
                 expiry: None,

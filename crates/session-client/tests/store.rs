@@ -21,6 +21,7 @@ fn sid(n: u8) -> AccountId {
 
 fn incoming(peer: AccountId, sent_ms: u64, hash: &str, body: &str) -> NewMessage {
     NewMessage {
+        attachments: Vec::new(),
         conversation: peer,
         direction: Direction::Incoming,
         sender: peer,
@@ -88,6 +89,7 @@ fn reopen_keeps_everything() {
         s.insert_message(&timed).unwrap();
         s.mark_read(&a, 1_500, 5_000).unwrap();
         let out = NewMessage {
+            attachments: Vec::new(),
             conversation: a,
             direction: Direction::Outgoing,
             sender: sid(0),

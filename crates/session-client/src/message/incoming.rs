@@ -33,6 +33,7 @@ use session_wire::proto::session::{
 use thiserror::Error;
 
 use super::fields::{Expiry, Profile};
+use crate::attachments::Attachment;
 
 /// Why a stored message was dropped. Nothing of a rejected message may be shown.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -126,6 +127,8 @@ pub enum IncomingKind {
     Text {
         /// `DataMessage.body` (empty if absent).
         body: String,
+        /// `DataMessage.attachments` that can be downloaded.
+        attachments: Vec<Attachment>,
         /// `DataMessage.profile` + `profileKey`.
         profile: Option<Profile>,
     },
@@ -136,6 +139,8 @@ pub enum IncomingKind {
         target: AccountId,
         /// `DataMessage.body` (empty if absent).
         body: String,
+        /// `DataMessage.attachments` that can be downloaded.
+        attachments: Vec<Attachment>,
     },
     /// The conversation's disappearing setting changed
     /// (`DataMessage.flags = EXPIRATION_TIMER_UPDATE`); the new setting is
@@ -339,10 +344,20 @@ fn classify_data(
         return Ok(IncomingKind::Unsupported("reaction"));
     }
     let body = dm.body.clone().unwrap_or_default();
+    let attachments = dm
+        .attachments
+        .iter()
+        .filter_map(Attachment::from_proto)
+        .collect();
     Ok(match sync_target {
-        Some(target) => IncomingKind::Sync { target, body },
+        Some(target) => IncomingKind::Sync {
+            target,
+            body,
+            attachments,
+        },
         None => IncomingKind::Text {
             body,
+            attachments,
             profile: Profile::from_proto(dm.profile.as_ref(), dm.profile_key.as_deref()),
         },
     })

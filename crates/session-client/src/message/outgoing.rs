@@ -41,6 +41,7 @@ use session_wire::storage::{StoragePubkey, message_hash};
 use thiserror::Error;
 
 use super::fields::{DM_NAMESPACE, Expiry, MAX_BODY_CHARS, Profile, ttl_ms};
+use crate::attachments::Attachment;
 
 /// Why a message could not be built.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -49,7 +50,7 @@ pub enum OutgoingError {
     #[error("the sent timestamp must be positive")]
     ZeroTimestamp,
     /// A text message with an empty body.
-    #[error("a text message needs a non-empty body")]
+    #[error("a message needs text or an attachment")]
     EmptyBody,
     /// The body is longer than a non-Pro sender may send.
     #[error("body has {chars} characters, more than the {max} allowed")]
@@ -79,8 +80,11 @@ pub enum OutgoingError {
 pub enum Outgoing {
     /// A visible text message with the sender's profile, as clients send to a contact.
     Text {
-        /// The text (non-empty, at most [`MAX_BODY_CHARS`] code points).
+        /// The text (at most [`MAX_BODY_CHARS`] code points; empty only with
+        /// attachments).
         body: String,
+        /// Files, already uploaded (`DataMessage.attachments`).
+        attachments: Vec<Attachment>,
         /// The sender's profile (name, picture), sent with every visible message.
         profile: Option<Profile>,
         /// The conversation's disappearing setting, if on.
@@ -94,6 +98,8 @@ pub enum Outgoing {
         target: AccountId,
         /// The text.
         body: String,
+        /// The original's attachments.
+        attachments: Vec<Attachment>,
         /// The disappearing setting of the original.
         expiry: Option<Expiry>,
     },
@@ -181,8 +187,8 @@ fn check_expiry(expiry: Option<&Expiry>) -> Result<(), OutgoingError> {
     }
 }
 
-fn check_body(body: &str) -> Result<(), OutgoingError> {
-    if body.is_empty() {
+fn check_body(body: &str, attachments: &[Attachment]) -> Result<(), OutgoingError> {
+    if body.is_empty() && attachments.is_empty() {
         return Err(OutgoingError::EmptyBody);
     }
     let chars = body.chars().count();
@@ -193,6 +199,11 @@ fn check_body(body: &str) -> Result<(), OutgoingError> {
         });
     }
     Ok(())
+}
+
+/// `DataMessage.body`: absent for an attachment-only message, as clients send it.
+fn some_text(body: &str) -> Option<String> {
+    (!body.is_empty()).then(|| body.to_owned())
 }
 
 /// `Content` with `sigTimestamp` and, for messages that can disappear, the expiration
@@ -233,9 +244,15 @@ impl Outgoing {
     /// and a sync copy is not synced again: those give `None`.
     pub fn sync_copy(&self, recipient: &AccountId) -> Option<Self> {
         match self {
-            Self::Text { body, expiry, .. } => Some(Self::Sync {
+            Self::Text {
+                body,
+                attachments,
+                expiry,
+                ..
+            } => Some(Self::Sync {
                 target: *recipient,
                 body: body.clone(),
+                attachments: attachments.clone(),
                 expiry: *expiry,
             }),
             Self::ExpiryUpdate {
@@ -266,17 +283,19 @@ impl Outgoing {
         let content = match self {
             Self::Text {
                 body,
+                attachments,
                 profile,
                 expiry,
             } => {
-                check_body(body)?;
+                check_body(body, attachments)?;
                 let (profile, profile_key) = profile
                     .as_ref()
                     .and_then(Profile::to_proto)
                     .map_or((None, None), |(p, k)| (Some(p), k));
                 Content {
                     data_message: Some(DataMessage {
-                        body: Some(body.clone()),
+                        body: some_text(body),
+                        attachments: attachments.iter().map(Attachment::to_proto).collect(),
                         profile,
                         profile_key,
                         ..DataMessage::default()
@@ -287,12 +306,14 @@ impl Outgoing {
             Self::Sync {
                 target,
                 body,
+                attachments,
                 expiry,
             } => {
-                check_body(body)?;
+                check_body(body, attachments)?;
                 Content {
                     data_message: Some(DataMessage {
-                        body: Some(body.clone()),
+                        body: some_text(body),
+                        attachments: attachments.iter().map(Attachment::to_proto).collect(),
                         sync_target: Some(target.to_hex()),
                         ..DataMessage::default()
                     }),
@@ -464,6 +485,7 @@ mod tests {
     #[test]
     fn text_content_fields() {
         let msg = Outgoing::Text {
+            attachments: Vec::new(),
             body: "hi".into(),
             profile: Some(Profile::named("Alice")),
             expiry: Some(Expiry::after_send(60)),
@@ -511,6 +533,7 @@ mod tests {
     #[test]
     fn validation() {
         let text = |body: &str| Outgoing::Text {
+            attachments: Vec::new(),
             body: body.into(),
             profile: None,
             expiry: None,
@@ -526,6 +549,7 @@ mod tests {
             })
         );
         let zero = Outgoing::Text {
+            attachments: Vec::new(),
             body: "x".into(),
             profile: None,
             expiry: Some(Expiry::after_read(0)),
@@ -549,6 +573,7 @@ mod tests {
     fn sync_copies() {
         let bob = id(2);
         let text = Outgoing::Text {
+            attachments: Vec::new(),
             body: "b".into(),
             profile: Some(Profile::named("A")),
             expiry: None,
@@ -556,6 +581,7 @@ mod tests {
         assert_eq!(
             text.sync_copy(&bob),
             Some(Outgoing::Sync {
+                attachments: Vec::new(),
                 target: bob,
                 body: "b".into(),
                 expiry: None

@@ -30,6 +30,7 @@ use crate::message::{Expiry, Profile};
 use crate::store::{ClientStore, RejectReason, StoredMessage};
 use crate::{OnionClient, Snode};
 
+mod attach;
 mod poller;
 mod receive;
 pub mod rpc;

@@ -11,6 +11,7 @@ use session_crypto::AccountId;
 use super::rpc::{self, Retrieved};
 use super::{Event, Messenger, POLLED_NAMESPACES};
 use crate::Snode;
+use crate::attachments::Attachment;
 use crate::error::{ClientError, Result};
 use crate::message::{Incoming, IncomingKind, Profile, Rejected, open_base64};
 use crate::onion::SnodeReply;
@@ -190,7 +191,11 @@ impl Messenger {
         let me = self.session_id();
         let from_me = msg.sender == me;
         match &msg.kind {
-            IncomingKind::Text { body, profile } => {
+            IncomingKind::Text {
+                body,
+                attachments,
+                profile,
+            } => {
                 if !from_me {
                     self.note_profile(&msg.sender, profile.as_ref(), false)?;
                     if self
@@ -208,10 +213,16 @@ impl Messenger {
                 } else {
                     (msg.sender, Direction::Incoming)
                 };
-                self.keep(&msg, m, conversation, direction, body, report)?;
+                let visible = (body.as_str(), attachments.as_slice());
+                self.keep(&msg, m, conversation, direction, visible, report)?;
             }
-            IncomingKind::Sync { target, body } => {
-                self.keep(&msg, m, *target, Direction::Outgoing, body, report)?;
+            IncomingKind::Sync {
+                target,
+                body,
+                attachments,
+            } => {
+                let visible = (body.as_str(), attachments.as_slice());
+                self.keep(&msg, m, *target, Direction::Outgoing, visible, report)?;
             }
             IncomingKind::ExpiryUpdate { sync_target } => {
                 report.control += 1;
@@ -275,7 +286,7 @@ impl Messenger {
         m: &Retrieved,
         conversation: AccountId,
         direction: Direction,
-        body: &str,
+        (body, attachments): (&str, &[Attachment]),
         report: &mut PollReport,
     ) -> Result<()> {
         let new = NewMessage {
@@ -286,6 +297,7 @@ impl Messenger {
             received_ms: self.now_ms(),
             server_hash: Some(m.hash.clone()),
             body: body.to_owned(),
+            attachments: attachments.to_vec(),
             expiry: msg.expiry,
         };
         match self.store().insert_message(&new)? {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use session_crypto::AccountId;
 
 use super::{Event, Messenger, rpc};
+use crate::attachments::Attachment;
 use crate::error::{ClientError, Result};
 use crate::message::{Expiry, ExpiryMode, Outgoing, SealedMessage};
 use crate::store::{Direction, Inserted, NewMessage, StoredMessage};
@@ -71,6 +72,17 @@ impl Messenger {
     /// [`ClientError::Rpc`] if the recipient's swarm did not take it (then nothing is
     /// kept locally).
     pub async fn send_text(&self, to: &AccountId, body: &str) -> Result<Sent> {
+        self.send_visible(to, body, Vec::new()).await
+    }
+
+    /// [`Messenger::send_text`] with attachments (already uploaded; the text may then
+    /// be empty).
+    pub(super) async fn send_visible(
+        &self,
+        to: &AccountId,
+        body: &str,
+        attachments: Vec<Attachment>,
+    ) -> Result<Sent> {
         let to = super::check_recipient(to)?;
         let me = self.session_id();
         // Replying to a message request accepts it, as Session clients do.
@@ -80,6 +92,7 @@ impl Messenger {
         let expiry = self.store().disappearing(&to)?;
         let outgoing = Outgoing::Text {
             body: body.to_owned(),
+            attachments: attachments.clone(),
             profile: self.settings().profile,
             expiry,
         };
@@ -101,6 +114,7 @@ impl Messenger {
             received_ms: now,
             server_hash: own_hash.clone(),
             body: body.to_owned(),
+            attachments,
             expiry,
         };
         let message = match self.store().insert_message(&new)? {

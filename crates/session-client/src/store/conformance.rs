@@ -19,6 +19,7 @@ fn me() -> AccountId {
 
 fn incoming(peer: AccountId, sent_ms: u64, hash: &str, body: &str) -> NewMessage {
     NewMessage {
+        attachments: Vec::new(),
         conversation: peer,
         direction: Direction::Incoming,
         sender: peer,
@@ -32,6 +33,7 @@ fn incoming(peer: AccountId, sent_ms: u64, hash: &str, body: &str) -> NewMessage
 
 fn outgoing(peer: AccountId, sent_ms: u64, body: &str) -> NewMessage {
     NewMessage {
+        attachments: Vec::new(),
         conversation: peer,
         direction: Direction::Outgoing,
         sender: me(),
@@ -76,6 +78,7 @@ pub fn insert_and_get(s: &dyn ClientStore) {
     assert_eq!(
         got,
         StoredMessage {
+            attachments: Vec::new(),
             id,
             conversation: a,
             direction: Direction::Incoming,
@@ -398,6 +401,29 @@ pub fn delete_for_me(s: &dyn ClientStore) {
     let c = s.conversation(&a).unwrap().unwrap();
     assert_eq!((c.unread, c.last_message.clone()), (0, None));
     assert_eq!(c.last_activity_ms(), 1_005);
+}
+
+pub fn attachments_are_kept(s: &dyn ClientStore) {
+    let a = sid(1);
+    let pointer = crate::attachments::Attachment {
+        url: "http://127.0.0.1:1/file/77#d".into(),
+        id: 77,
+        key: vec![5; 32],
+        digest: Some(vec![6; 32]),
+        size: 1234,
+        content_type: Some("image/png".into()),
+        file_name: Some("cat.png".into()),
+    };
+    let mut m = incoming(a, 1_000, "h-att", "");
+    m.attachments = vec![pointer.clone()];
+    let id = insert(s, &m);
+    assert_eq!(s.message(id).unwrap().unwrap().attachments, vec![pointer]);
+    let plain = insert(s, &incoming(a, 2_000, "h-plain", "text"));
+    assert!(s.message(plain).unwrap().unwrap().attachments.is_empty());
+    // Deleting the message forgets the pointer (the key with it).
+    let gone = s.delete_for_me(id).unwrap().unwrap();
+    assert_eq!(gone.attachments.len(), 1);
+    assert_eq!(s.message(id).unwrap(), None);
 }
 
 pub fn unsend(s: &dyn ClientStore) {
@@ -1049,6 +1075,7 @@ macro_rules! all_checks {
                 read_receipts,
                 history_pages,
                 delete_for_me,
+                attachments_are_kept,
                 unsend,
                 forget_deleted,
                 disappearing_settings,

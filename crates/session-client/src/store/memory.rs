@@ -101,6 +101,7 @@ impl Inner {
         let was = row.msg.clone();
         row.deleted = true;
         row.msg.body.clear();
+        row.msg.attachments.clear();
         row.msg.expires_at_ms = None;
         Some(was)
     }
@@ -202,6 +203,7 @@ impl ClientStore for MemoryStore {
             peer_read: false,
             expiry: msg.expiry,
             expires_at_ms: initial_expiry(msg),
+            attachments: msg.attachments.clone(),
         };
         g.messages.insert(
             id.0,

@@ -46,6 +46,7 @@
 
 use std::fmt;
 
+use crate::attachments::Attachment;
 use session_crypto::AccountId;
 use thiserror::Error;
 
@@ -165,6 +166,8 @@ pub struct NewMessage {
     pub server_hash: Option<String>,
     /// The text.
     pub body: String,
+    /// Its attachments (pointers; the files stay on the file server).
+    pub attachments: Vec<Attachment>,
     /// The message's own disappearing timer, if any.
     pub expiry: Option<Expiry>,
 }
@@ -209,6 +212,9 @@ pub struct StoredMessage {
     pub expiry: Option<Expiry>,
     /// When it disappears, ms (`None`: never, or an after-read timer not started yet).
     pub expires_at_ms: Option<u64>,
+    /// Its attachments (pointers; [`Messenger::fetch_attachment`](crate::Messenger::fetch_attachment)
+    /// downloads one).
+    pub attachments: Vec<Attachment>,
 }
 
 impl StoredMessage {

@@ -19,6 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::attachments::Attachment;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use session_crypto::AccountId;
@@ -40,7 +41,7 @@ pub const DB_FILE: &str = "client.db";
 pub const APPLICATION_ID: i64 = 0x5373_6e43;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Schema version 1.
 ///
@@ -182,8 +183,14 @@ CREATE TABLE community_dms (
 CREATE INDEX community_dms_time ON community_dms (base_url, posted_ms);
 ";
 
+/// Version 4: a message's attachment pointers (a JSON array of
+/// [`Attachment`](crate::attachments::Attachment): URL, key, digest, size, type, name).
+pub const SCHEMA_V4: &str = "
+ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]';
+";
+
 /// The migrations: entry `n` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
 
 /// How client database files are marked, migrated and opened.
@@ -195,7 +202,8 @@ const DB: VersionedDb = VersionedDb {
 
 /// The columns [`message_row`] reads, in order.
 const MSG_COLS: &str = "id, conversation, direction, sender, sent_ms, received_ms, server_hash, \
-                        body, read, peer_read, expiry_mode, expiry_secs, expires_at_ms";
+                        body, read, peer_read, expiry_mode, expiry_secs, expires_at_ms, \
+                        attachments";
 
 /// The SQLite client store.
 #[derive(Debug)]
@@ -352,7 +360,18 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         peer_read: r.get(9)?,
         expiry: expiry(r, 10, 11)?,
         expires_at_ms: opt_ms(r, 12)?,
+        attachments: attachments(r, 13)?,
     })
+}
+
+fn attachments(r: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<Attachment>> {
+    let text: String = r.get(idx)?;
+    serde_json::from_str(&text)
+        .map_err(|e| conversion(idx, Type::Text, format!("bad attachments: {e}")))
+}
+
+fn attachments_sql(list: &[Attachment]) -> rusqlite::Result<String> {
+    serde_json::to_string(list).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
 fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
@@ -486,7 +505,8 @@ fn tombstone(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<StoredMessa
     for id in ids {
         if let Some(m) = live_message(conn, MessageId(*id))? {
             conn.prepare_cached(
-                "UPDATE messages SET deleted = 1, body = '', expires_at_ms = NULL WHERE id = ?1",
+                "UPDATE messages SET deleted = 1, body = '', attachments = '[]', expires_at_ms = NULL
+                 WHERE id = ?1",
             )?
             .execute(params![id])?;
             out.push(m);
@@ -605,8 +625,9 @@ impl ClientStore for SqliteStore {
             let (mode, secs) = expiry_sql(msg.expiry);
             conn.prepare_cached(
                 "INSERT INTO messages (conversation, direction, sender, sent_ms, received_ms,
-                     server_hash, body, read, expiry_mode, expiry_secs, expires_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     server_hash, body, read, expiry_mode, expiry_secs, expires_at_ms,
+                     attachments)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 conversation,
@@ -620,6 +641,7 @@ impl ClientStore for SqliteStore {
                 mode,
                 secs,
                 initial_expiry(msg).map(sql_ms),
+                attachments_sql(&msg.attachments)?,
             ])?;
             Ok(Inserted::New(MessageId(conn.last_insert_rowid())))
         })
@@ -879,7 +901,8 @@ impl ClientStore for SqliteStore {
             conn.prepare_cached("DELETE FROM conversations WHERE peer = ?1")?
                 .execute(params![peer])?;
             conn.prepare_cached(
-                "UPDATE messages SET deleted = 1, body = '', expires_at_ms = NULL
+                "UPDATE messages SET deleted = 1, body = '', attachments = '[]',
+                     expires_at_ms = NULL
                  WHERE conversation = ?1 AND deleted = 0",
             )?
             .execute(params![peer])
