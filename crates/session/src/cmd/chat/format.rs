@@ -216,6 +216,8 @@ pub fn message_json(m: &Messenger, msg: &StoredMessage) -> Value {
         "peer_read": msg.peer_read,
         "expiry": expiry_json(msg.expiry),
         "expires_at_ms": msg.expires_at_ms,
+        "attachments": msg.attachments.iter().map(super::files::attachment_json)
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -224,7 +226,13 @@ pub fn message_json(m: &Messenger, msg: &StoredMessage) -> Value {
 pub fn message_line(m: &Messenger, msg: &StoredMessage, now_ms: u64) -> String {
     let head = format!("{}  {}: ", utc_time(msg.sent_ms), author(m, msg));
     let indent = " ".repeat(head.chars().count());
-    let body = msg.body.replace('\n', &format!("\n{indent}"));
+    let mut body = msg.body.replace('\n', &format!("\n{indent}"));
+    for a in &msg.attachments {
+        if !body.is_empty() {
+            body.push_str(&format!("\n{indent}"));
+        }
+        body.push_str(&super::files::attachment_label(a));
+    }
     let mut line = format!("{head}{body}");
     if let Some(h) = &msg.server_hash {
         line.push_str(&format!("  · {}", short_hash(h)));

@@ -26,6 +26,7 @@ use session_crypto::AccountId;
 
 use crate::{account_file, profile_file};
 
+mod files;
 pub mod format;
 mod inbox;
 mod live;
@@ -54,6 +55,9 @@ pub enum ChatCommand {
     /// Decline a message request: the conversation and its messages are deleted on this
     /// device (the sender is not told).
     Decline(manage::PeerArgs),
+    /// Save a file someone sent you: downloads it through an onion path, checks it
+    /// against the message (digest, size) and decrypts it.
+    Save(files::SaveArgs),
     /// Delete one of your messages for everyone (the recipient's copy disappears too).
     Unsend(send::HashArgs),
     /// Delete a message on this device only.
@@ -112,6 +116,7 @@ pub fn run(cmd: ChatCommand, data_dir: &Path, json: bool) -> anyhow::Result<()> 
             ChatCommand::Requests(a) => inbox::requests(a, env).await,
             ChatCommand::Accept(a) => manage::accept(a, env).await,
             ChatCommand::Decline(a) => manage::decline(a, env).await,
+            ChatCommand::Save(a) => files::save(a, env).await,
             ChatCommand::Unsend(a) => send::unsend(a, env).await,
             ChatCommand::Delete(a) => send::delete(a, env),
             ChatCommand::Disappearing(a) => manage::disappearing(a, env).await,

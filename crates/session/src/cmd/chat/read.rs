@@ -94,6 +94,9 @@ pub async fn read(args: ReadArgs, env: Env<'_>) -> anyhow::Result<()> {
             println!("No messages.");
         }
         print_history(&m, &history);
+        if history.iter().any(|msg| !msg.attachments.is_empty()) {
+            println!("\n📎 `session save HASH [PATH]` downloads and decrypts a file.");
+        }
         if !conv.accepted {
             println!(
                 "\nThis is a message request: `session accept {0}` accepts it, `session \

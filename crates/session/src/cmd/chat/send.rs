@@ -2,13 +2,14 @@
 //! your messages for everyone) and `session delete` (delete a message on this device).
 
 use std::io::Read as _;
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::json;
 
 use super::format::{self, peer_label, short_id};
-use super::{Env, NetArgs, find_hash, open, resolve_peer};
+use super::{Env, NetArgs, files, find_hash, open, resolve_peer};
 use crate::ui;
 
 /// Options of `session send`.
@@ -19,14 +20,19 @@ pub struct SendArgs {
     #[arg(value_name = "TO")]
     to: String,
     /// The message (the words are joined with spaces; `-` reads it from standard input).
-    /// Put options before it: everything after TO is the text.
+    /// Put options before it: everything after TO is the text. With --file it is the
+    /// file's caption and may be left out.
     #[arg(
         value_name = "TEXT",
-        required = true,
+        required_unless_present = "file",
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
     text: Vec<String>,
+    /// Attach this file (at most about 9.9 MB): it is encrypted here, uploaded to the
+    /// network's file server through an onion path, and only the recipient gets the key.
+    #[arg(long, short = 'f', value_name = "PATH")]
+    file: Option<PathBuf>,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -76,13 +82,27 @@ fn message_text(words: &[String]) -> anyhow::Result<String> {
 
 /// `session send`.
 pub async fn send(args: SendArgs, env: Env<'_>) -> anyhow::Result<()> {
-    let body = message_text(&args.text)?;
+    let file = args
+        .file
+        .as_deref()
+        .map(files::read_file_to_send)
+        .transpose()?;
+    let body = match (&file, args.text.is_empty()) {
+        (Some(_), true) => String::new(),
+        _ => message_text(&args.text)?,
+    };
     let m = open(env, Some(&args.net))?;
     let to = resolve_peer(&m, &args.to).await?;
-    let sent = m
-        .send_text(&to, &body)
-        .await
-        .with_context(|| format!("cannot send to {}", args.to.trim()))?;
+    let sent = match &file {
+        None => m.send_text(&to, &body).await,
+        Some(f) => {
+            let bar = files::TransferBar::new(env.json);
+            let sent = m.send_file(&to, f, &body, &mut |p| bar.update(p)).await;
+            bar.finish();
+            sent
+        }
+    }
+    .with_context(|| format!("cannot send to {}", args.to.trim()))?;
     let hash = sent.message.server_hash.clone();
     if env.json {
         ui::print_json(&json!({
@@ -91,6 +111,8 @@ pub async fn send(args: SendArgs, env: Env<'_>) -> anyhow::Result<()> {
             "hash": hash,
             "recipient_hash": sent.recipient_hash,
             "synced": sent.synced,
+            "attachments": sent.message.attachments.iter().map(files::attachment_json)
+                .collect::<Vec<_>>(),
         }));
         return Ok(());
     }
@@ -102,6 +124,13 @@ pub async fn send(args: SendArgs, env: Env<'_>) -> anyhow::Result<()> {
         "Sent to {label} · hash {}",
         hash.as_deref().unwrap_or(&sent.recipient_hash)
     );
+    for a in &sent.message.attachments {
+        println!(
+            "  {} · encrypted, on {}",
+            files::attachment_label(a),
+            a.url.split('#').next().unwrap_or_default()
+        );
+    }
     if !sent.synced {
         eprintln!(
             "note: the copy for your other devices could not be stored (the message was \
