@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 mod crypto;
 mod e2e;
+mod files;
 mod measure;
 mod node;
 mod onion;
@@ -33,6 +34,9 @@ enum Scenario {
     /// Community server: signed polls, batch polls and posts from many clients over
     /// loopback HTTP, in requests/s with p50/p99 latency.
     Sogs(sogs::Args),
+    /// File server: attachment upload and download MB/s through a 3-hop onion path,
+    /// next to direct HTTP, with the client's encryption for scale.
+    Files(files::Args),
     /// The load process of `onion`'s throughput measurement (started by it).
     #[command(hide = true)]
     OnionLoad(onion::LoadArgs),
@@ -46,5 +50,6 @@ fn main() -> anyhow::Result<()> {
         Scenario::OnionLoad(args) => onion::load(args),
         Scenario::E2e(args) => e2e::run(args),
         Scenario::Sogs(args) => sogs::run(args),
+        Scenario::Files(args) => files::run(args),
     }
 }
