@@ -46,6 +46,16 @@
 //!
 //! [`seal_request`] and [`open_response`] are the client's half, for tests and for
 //! talking to a server directly (no path).
+//!
+//! # The deprecated v3 entries
+//!
+//! `POST /oxen/v3/lsrpc` and `POST /loki/v3/lsrpc` ([`V3_TARGETS`]) take the same outer
+//! frame, but the plaintext is JSON `{"endpoint", "method", "headers"?, "body"?,
+//! "auth_code"?}` (the body a string) and the outer 200 reply is the base64 of the
+//! sealed sub-response *body* for a 2xx answer, else of `{"status_code": N}`
+//! ([`handle_lsrpc_v3`]). An endpoint without a leading `/` is a legacy one; where it
+//! goes is the server's choice ([`V3LegacyEndpoints`]). [`with_onion_entries`] mounts
+//! v4 and both v3 entries at once.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -61,6 +71,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
@@ -558,6 +569,192 @@ async fn run_inner(app: &Router, request: Request, key: &ReplyKey) -> Result<Vec
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// the deprecated v3 entries
+// ---------------------------------------------------------------------------------------
+
+/// The deprecated v3 onion entries (both spellings).
+pub const V3_TARGETS: [&str; 2] = ["/oxen/v3/lsrpc", "/loki/v3/lsrpc"];
+
+/// Where a v3 request's endpoint without a leading `/` goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum V3LegacyEndpoints {
+    /// To `/legacy/<endpoint>` (PySOGS: its pre-0.3 API, which a server may not serve).
+    LegacyPrefix,
+    /// To `/<endpoint>` (session-file-server: the `/` is just prepended).
+    PrependSlash,
+}
+
+/// Wraps `app` with every onion entry: `POST /oxen/v4/lsrpc` (as [`with_lsrpc`]) and
+/// the deprecated `POST /oxen/v3/lsrpc` and `POST /loki/v3/lsrpc` ([`handle_lsrpc_v3`]
+/// with `legacy`). Inner requests run against `app` in-process.
+pub fn with_onion_entries(
+    app: Router,
+    keypair: Arc<X25519Keypair>,
+    legacy: V3LegacyEndpoints,
+) -> Router {
+    let state = LsrpcState {
+        app: app.clone(),
+        keypair,
+    };
+    let v3 = {
+        let state = state.clone();
+        post(move |request: Request| {
+            let state = state.clone();
+            async move { handle_lsrpc_v3(&state.app, &state.keypair, request, legacy).await }
+        })
+    };
+    let mut router = Router::new().route(
+        V4_TARGET,
+        post(move |request: Request| {
+            let state = state.clone();
+            async move { handle_lsrpc(&state.app, &state.keypair, request).await }
+        }),
+    );
+    for target in V3_TARGETS {
+        router = router.route(target, v3.clone());
+    }
+    router.fallback_service(app)
+}
+
+/// The inner request of a v3 onion request's plaintext, or why it is not one.
+pub fn v3_inner_request(plaintext: &[u8], legacy: V3LegacyEndpoints) -> Result<Request, String> {
+    let v: Value = serde_json::from_slice(plaintext).map_err(|e| format!("not JSON: {e}"))?;
+    let obj = v.as_object().ok_or("not an object")?;
+    let endpoint = obj
+        .get("endpoint")
+        .and_then(Value::as_str)
+        .ok_or("endpoint is required")?;
+    let method = obj
+        .get("method")
+        .and_then(Value::as_str)
+        .ok_or("method is required")?;
+    let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| "bad method".to_owned())?;
+    let path = if endpoint.starts_with('/') {
+        endpoint.to_owned()
+    } else {
+        match legacy {
+            V3LegacyEndpoints::LegacyPrefix => format!("/legacy/{endpoint}"),
+            V3LegacyEndpoints::PrependSlash => format!("/{endpoint}"),
+        }
+    };
+    let uri = endpoint_uri(&path)?;
+    if is_onion_endpoint(uri.path()) {
+        return Err("onion endpoints cannot be requested through an onion request".into());
+    }
+    let mut headers = HeaderMap::new();
+    match obj.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(h)) => {
+            for (name, value) in h {
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| format!("bad header name {name:?}"))?;
+                if is_framing_header(&name) {
+                    continue;
+                }
+                let value = match value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let value = HeaderValue::from_str(&value)
+                    .map_err(|_| format!("bad value for header {name}"))?;
+                headers.append(name, value);
+            }
+        }
+        Some(_) => return Err("headers must be an object".into()),
+    }
+    if let Some(code) = obj.get("auth_code").and_then(Value::as_str) {
+        let value = HeaderValue::from_str(code).map_err(|_| "bad auth_code".to_owned())?;
+        headers.insert(axum::http::header::AUTHORIZATION, value);
+    }
+    let body = match obj.get("body") {
+        None | Some(Value::Null) => None,
+        // Android sends "null" bodies with GETs.
+        Some(Value::String(s)) if method == Method::GET && s == "null" => None,
+        Some(Value::String(s)) => Some(s.clone().into_bytes()),
+        Some(_) => return Err("body must be a string".into()),
+    };
+    if let Some(b) = &body {
+        if !headers.contains_key(CONTENT_TYPE) {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(b.len()));
+    }
+    let mut request = Request::new(body.map_or_else(Body::empty, Body::from));
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    Ok(request)
+}
+
+/// Answers one outer v3 request (`POST /oxen/v3/lsrpc` or `/loki/v3/lsrpc`): decrypts it
+/// with `keypair`, runs the inner request against `app`, and answers 200 with
+/// `base64(seal(body))` for a 2xx answer, else `base64(seal({"status_code": N}))`; an
+/// invalid inner request is `{"status_code": 400}` inside. An unreadable outer request
+/// is answered in plaintext, as for v4.
+pub async fn handle_lsrpc_v3(
+    app: &Router,
+    keypair: &X25519Keypair,
+    request: Request,
+    legacy: V3LegacyEndpoints,
+) -> Response {
+    let body = match collect_limited(request.into_body(), MAX_ONION_SIZE).await {
+        Ok(b) => b,
+        Err(Collect::TooLarge) => {
+            return LsrpcError::TooLarge {
+                max: MAX_ONION_SIZE,
+            }
+            .into_response();
+        }
+        Err(Collect::Failed(e)) => return LsrpcError::Body(e).into_response(),
+    };
+    let (plaintext, key) = match decrypt_request(&body, keypair) {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::debug!("v3 onion request refused: {e}");
+            return e.into_response();
+        }
+    };
+    drop(body);
+    let status_json = |code: u16| format!("{{\"status_code\":{code}}}").into_bytes();
+    let reply = match v3_inner_request(&plaintext, legacy) {
+        Ok(inner) => {
+            drop(plaintext);
+            let mut app = app.clone();
+            let ready =
+                std::future::poll_fn(|cx| Service::<Request>::poll_ready(&mut app, cx)).await;
+            let response = match ready {
+                Ok(()) => app.call(inner).await,
+                Err(never) => match never {},
+            };
+            let response = match response {
+                Ok(r) => r,
+                Err(never) => match never {},
+            };
+            let status = response.status();
+            match collect_limited(response.into_body(), MAX_ONION_SIZE).await {
+                Ok(b) if status.is_success() => b.to_vec(),
+                Ok(_) => status_json(status.as_u16()),
+                Err(_) => status_json(500),
+            }
+        }
+        Err(reason) => {
+            tracing::debug!("invalid v3 onion request: {reason}");
+            status_json(400)
+        }
+    };
+    match key.seal_raw(&reply) {
+        Ok(sealed) => (
+            StatusCode::OK,
+            [(CONTENT_TYPE, TEXT_PLAIN)],
+            base64::engine::general_purpose::STANDARD.encode(&sealed),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
@@ -567,6 +764,20 @@ mod tests {
 
     fn server() -> X25519Keypair {
         X25519Keypair::generate().unwrap()
+    }
+
+    #[test]
+    fn v3_endpoints_without_a_slash() {
+        let plain = br#"{"endpoint": "file/12", "method": "get"}"#;
+        let r = v3_inner_request(plain, V3LegacyEndpoints::PrependSlash).unwrap();
+        assert_eq!(r.uri().path(), "/file/12");
+        assert_eq!(r.method(), Method::GET);
+        let r = v3_inner_request(plain, V3LegacyEndpoints::LegacyPrefix).unwrap();
+        assert_eq!(r.uri().path(), "/legacy/file/12");
+        let onion = br#"{"endpoint": "oxen/v4/lsrpc", "method": "POST"}"#;
+        assert!(v3_inner_request(onion, V3LegacyEndpoints::PrependSlash).is_err());
+        let bad = br#"{"endpoint": "/x", "method": "GET", "body": 5}"#;
+        assert!(v3_inner_request(bad, V3LegacyEndpoints::PrependSlash).is_err());
     }
 
     fn get(endpoint: &str) -> V4RequestInfo {
