@@ -1,14 +1,21 @@
 //! The file server's HTTP API (community-server spec §11.1) and its purge job.
 //!
 //! [`FileServer`] is the shared state (store, clock, settings); [`router`] builds the
-//! axum app (with the `/oxen/v4/lsrpc` onion entry) and [`serve`] runs it on a bound
-//! listener until shutdown. [`purge_loop`] deletes expired files every
-//! [`PURGE_INTERVAL`] of the injected clock.
+//! axum app (with the onion entries `/oxen/v4/lsrpc`, `/oxen/v3/lsrpc` and
+//! `/loki/v3/lsrpc`) and [`serve`] runs it on a bound listener until shutdown.
+//! [`purge_loop`] deletes expired files every [`PURGE_INTERVAL`] of the injected clock.
 //!
 //! Endpoints: `POST /file` (raw body; `X-FS-TTL` honoured when
-//! [`FileSettings::max_ttl`] is set), `GET /file/{id}`, `GET /file/{id}/info`,
-//! `POST /file/{id}/extend`, and the deprecated `POST /files` / `GET /files/{id}`.
-//! Errors are `{"status_code": N}` with HTTP status `N`.
+//! [`FileSettings::max_ttl`] is set; a random numeric id, or the content id when
+//! [`FileSettings::backwards_compat_ids`] is off), `GET /file/{id}`,
+//! `GET /file/{id}/info`, `POST /file/{id}/extend` (content ids only: numeric ids are
+//! 404, as in the reference), the deprecated `POST /files` (always a numeric id, which
+//! it returns as an integer) / `GET /files/{id}`, and `GET /session_version`
+//! ([`crate::version`]). Errors are `{"status_code": N}` with HTTP status `N`, except
+//! `X-FS-*` authentication failures, which are `text/plain` reasons as in the reference.
+//!
+//! A v3 onion request's endpoint without a leading `/` just gets one prepended
+//! ([`V3LegacyEndpoints::PrependSlash`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -16,7 +23,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,11 +32,13 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use session_crypto::X25519Keypair;
 use session_rt::http::ServeOptions;
+use session_rt::lsrpc::V3LegacyEndpoints;
 use session_rt::time::UtcTime;
 use session_rt::{Clock, Shutdown};
 use tokio::net::TcpListener;
 
-use crate::store::{FileInfo, FileStore, StoreError};
+use crate::store::{FileInfo, FileStore, IdKind, StoreError, id_kind};
+use crate::version::{Channel, FsAuthHeaders, PLATFORMS, SessionVersions, verify_fs_auth};
 
 /// How often [`purge_loop`] deletes expired files (the spec's 15 s job).
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(15);
@@ -43,6 +52,9 @@ pub const MAX_BASE64_CHARS: usize = 8_000_000;
 /// The header carrying a requested lifetime in seconds.
 pub const TTL_HEADER: &str = "x-fs-ttl";
 
+/// Largest body a `/session_version` request may carry (it is only hashed).
+const MAX_VERSION_BODY: usize = 64 * 1024;
+
 /// The file server's tunables.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileSettings {
@@ -53,6 +65,11 @@ pub struct FileSettings {
     /// Largest lifetime `X-FS-TTL` may ask for, in seconds; `None` ignores the header
     /// (the spec's `MAX_FILE_TTL = None`).
     pub max_ttl: Option<f64>,
+    /// `true` (the spec's default): random numeric ids. `false`: content ids, identical
+    /// uploads stored once, `extend` available.
+    pub backwards_compat_ids: bool,
+    /// What `/session_version` answers.
+    pub versions: SessionVersions,
 }
 
 impl Default for FileSettings {
@@ -61,6 +78,8 @@ impl Default for FileSettings {
             max_file_size: 10_000_000,
             default_ttl: THREE_WEEKS,
             max_ttl: None,
+            backwards_compat_ids: true,
+            versions: SessionVersions::default(),
         }
     }
 }
@@ -70,6 +89,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     key: Arc<X25519Keypair>,
     settings: FileSettings,
+    /// When the version data was loaded (the `updated` of `/session_version`).
+    updated: f64,
 }
 
 /// The file server's shared state; cheap to clone.
@@ -97,12 +118,14 @@ impl FileServer {
         key: Arc<X25519Keypair>,
         settings: FileSettings,
     ) -> Self {
+        let updated = clock.now_secs();
         Self {
             inner: Arc::new(Inner {
                 store,
                 clock,
                 key,
                 settings,
+                updated,
             }),
         }
     }
@@ -223,41 +246,50 @@ fn requested_ttl(settings: &FileSettings, headers: &HeaderMap) -> Result<f64, Ap
     Ok(ttl)
 }
 
-fn parse_id(id: &str) -> Result<u64, ApiError> {
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(NOT_FOUND);
-    }
-    id.parse().map_err(|_| NOT_FOUND)
+/// A well-formed id (numeric or content id); anything else is a 404.
+fn parse_id(id: String) -> Result<String, ApiError> {
+    id_kind(&id).map(|_| id).ok_or(NOT_FOUND)
 }
 
 fn info_json(info: &FileInfo) -> Value {
     json!({"size": info.size, "uploaded": info.uploaded, "expires": info.expires})
 }
 
-async fn store_upload(state: &FileServer, bytes: Vec<u8>, ttl: f64) -> Result<FileInfo, ApiError> {
+/// Stores an upload: under its content id when `content_id`, else a random numeric id.
+async fn store_upload(
+    state: &FileServer,
+    bytes: Vec<u8>,
+    ttl: f64,
+    content_id: bool,
+) -> Result<FileInfo, ApiError> {
     if bytes.is_empty() || bytes.len() > state.settings().max_file_size {
         return Err(TOO_LARGE);
     }
     let now = state.now();
-    let info = state.blocking(move |s| s.put(&bytes, now, ttl)).await?;
-    tracing::debug!(id = info.id, size = info.size, "file stored");
+    let info = if content_id {
+        state
+            .blocking(move |s| s.put_deduplicated(&bytes, now, ttl))
+            .await?
+    } else {
+        state.blocking(move |s| s.put(&bytes, now, ttl)).await?
+    };
+    tracing::debug!(id = %info.id, size = info.size, "file stored");
     Ok(info)
 }
 
 async fn upload(State(state): State<FileServer>, headers: HeaderMap, body: Body) -> ApiResult {
     let ttl = requested_ttl(state.settings(), &headers)?;
     let bytes = read_body(body, state.settings().max_file_size).await?;
-    let info = store_upload(&state, bytes, ttl).await?;
-    Ok(ok_json(
-        &json!({"id": info.id.to_string(), "expires": info.expires}),
-    ))
+    let content_id = !state.settings().backwards_compat_ids;
+    let info = store_upload(&state, bytes, ttl, content_id).await?;
+    Ok(ok_json(&json!({"id": info.id, "expires": info.expires})))
 }
 
 async fn download(State(state): State<FileServer>, Path(id): Path<String>) -> ApiResult {
-    let id = parse_id(&id)?;
+    let id = parse_id(id)?;
     let now = state.now();
     let (info, bytes) = state
-        .blocking(move |s| s.get(id, now))
+        .blocking(move |s| s.get(&id, now))
         .await?
         .ok_or(NOT_FOUND)?;
     let mut resp = Response::new(Body::from(bytes));
@@ -273,10 +305,10 @@ async fn download(State(state): State<FileServer>, Path(id): Path<String>) -> Ap
 }
 
 async fn info(State(state): State<FileServer>, Path(id): Path<String>) -> ApiResult {
-    let id = parse_id(&id)?;
+    let id = parse_id(id)?;
     let now = state.now();
     let info = state
-        .blocking(move |s| s.info(id, now))
+        .blocking(move |s| s.info(&id, now))
         .await?
         .ok_or(NOT_FOUND)?;
     Ok(ok_json(&info_json(&info)))
@@ -287,11 +319,14 @@ async fn extend(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult {
-    let id = parse_id(&id)?;
+    // Only content ids can be extended (the spec: numeric ids → 404).
+    if id_kind(&id) != Some(IdKind::Content) {
+        return Err(NOT_FOUND);
+    }
     let ttl = requested_ttl(state.settings(), &headers)?;
     let now = state.now();
     let info = state
-        .blocking(move |s| s.extend(id, now, ttl))
+        .blocking(move |s| s.extend(&id, now, ttl))
         .await?
         .ok_or(NOT_FOUND)?;
     Ok(ok_json(&info_json(&info)))
@@ -307,21 +342,99 @@ async fn legacy_upload(State(state): State<FileServer>, body: Body) -> ApiResult
         return Err(TOO_LARGE);
     }
     let data = STANDARD.decode(b64).map_err(|_| BAD_REQUEST)?;
-    let info = store_upload(&state, data, state.settings().default_ttl).await?;
-    Ok(ok_json(&json!({"result": info.id, "status_code": 200})))
+    // Old clients expect an integer id, whatever the id setting.
+    let info = store_upload(&state, data, state.settings().default_ttl, false).await?;
+    let id: u64 = info
+        .id
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("non-numeric id {}", info.id)))?;
+    Ok(ok_json(&json!({"result": id, "status_code": 200})))
 }
 
 /// Deprecated `GET /files/{id}`: `{"status_code": 200, "result": base64}`.
 async fn legacy_download(State(state): State<FileServer>, Path(id): Path<String>) -> ApiResult {
-    let id = parse_id(&id)?;
+    let id = parse_id(id)?;
     let now = state.now();
     let (_, bytes) = state
-        .blocking(move |s| s.get(id, now))
+        .blocking(move |s| s.get(&id, now))
         .await?
         .ok_or(NOT_FOUND)?;
     Ok(ok_json(
         &json!({"status_code": 200, "result": STANDARD.encode(bytes)}),
     ))
+}
+
+/// The value of query parameter `name` (undecoded; the values used here are plain
+/// words).
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then_some(v)
+    })
+}
+
+/// A header's value, `None` when absent, empty or not text.
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+}
+
+/// `GET /session_version?platform=P[&release_channel=C]` (see [`crate::version`]).
+async fn session_version(State(state): State<FileServer>, request: Request) -> ApiResult {
+    let (parts, body) = request.into_parts();
+    let query = parts.uri.query().unwrap_or("");
+    let platform = query_param(query, "platform").unwrap_or("");
+    if !PLATFORMS.contains(&platform) {
+        tracing::debug!("unknown session_version platform {platform:?}");
+        return Err(NOT_FOUND);
+    }
+    let platform = platform.to_owned();
+    let channel = Channel::parse(query_param(query, "release_channel"));
+    let body = read_body(body, MAX_VERSION_BODY).await?;
+    let mut signed_path = parts.uri.path().to_owned();
+    if !query.is_empty() {
+        signed_path.push('?');
+        signed_path.push_str(query);
+    }
+    let auth = FsAuthHeaders {
+        pubkey: header_str(&parts.headers, "x-fs-pubkey"),
+        timestamp: header_str(&parts.headers, "x-fs-timestamp"),
+        signature: header_str(&parts.headers, "x-fs-signature"),
+    };
+    let now = state.now();
+    match verify_fs_auth(auth, parts.method.as_str(), &signed_path, &body, now) {
+        Err(e) => {
+            tracing::debug!(status = e.status, "{}", e.reason);
+            let code = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            return Ok((
+                code,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                e.reason,
+            )
+                .into_response());
+        }
+        Ok(Some(id)) => {
+            let p = platform.clone();
+            let recorded = state
+                .blocking(move |s| s.record_version_check(&id, &p, channel.as_str(), now))
+                .await;
+            if let Err(e) = recorded {
+                // Counting is best effort: the answer does not depend on it.
+                tracing::warn!("cannot record a version check: {e:?}");
+            }
+        }
+        Ok(None) => {}
+    }
+    let Some(release) = state.settings().versions.platform(&platform) else {
+        return Err(ApiError::Status(StatusCode::BAD_GATEWAY));
+    };
+    Ok(ok_json(&crate::version::response_json(
+        release,
+        channel,
+        state.inner.updated,
+    )))
 }
 
 async fn not_found() -> Response {
@@ -337,14 +450,16 @@ pub fn api_routes(state: FileServer) -> Router {
         .route("/file/{id}/extend", post(extend))
         .route("/files", post(legacy_upload))
         .route("/files/{id}", get(legacy_download))
+        .route("/session_version", get(session_version))
         .fallback(not_found)
         .with_state(state)
 }
 
-/// The HTTP API as an axum router, with the onion entry `/oxen/v4/lsrpc`.
+/// The HTTP API as an axum router, with the onion entries `/oxen/v4/lsrpc`,
+/// `/oxen/v3/lsrpc` and `/loki/v3/lsrpc`.
 pub fn router(state: FileServer) -> Router {
     let key = Arc::clone(&state.inner.key);
-    session_rt::lsrpc::with_lsrpc(api_routes(state), key)
+    session_rt::lsrpc::with_onion_entries(api_routes(state), key, V3LegacyEndpoints::PrependSlash)
 }
 
 /// Serves the API on `listener` until `shutdown` fires, then drains in-flight requests.

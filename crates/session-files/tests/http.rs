@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 //! The file server over real HTTP on 127.0.0.1 with a mock clock: uploads, downloads,
-//! info, TTLs, expiry and purge, extend, the deprecated endpoints and v4 onion requests.
+//! info, TTLs, expiry and purge, content ids and extend, the deprecated endpoints,
+//! `/session_version` with `X-FS-*` authentication, v4 and v3 onion requests, and a
+//! server started from a `files.toml`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,9 +33,13 @@ struct Srv {
 }
 
 async fn start(settings: FileSettings) -> Srv {
+    start_at(settings, START_MS).await
+}
+
+async fn start_at(settings: FileSettings, start_ms: u64) -> Srv {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FileStore::open(dir.path()).unwrap());
-    let clock = MockClock::new(START_MS);
+    let clock = MockClock::new(start_ms);
     let key = Arc::new(X25519Keypair::generate().unwrap());
     let state = FileServer::new(Arc::clone(&store), clock.shared(), key, settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -164,7 +170,7 @@ async fn expiry_and_purge() {
     let srv = start(ttl_settings()).await;
     let id = id_of(&srv.upload(b"short-lived", &[("X-FS-TTL", "60")]).await);
     let keep = id_of(&srv.upload(b"long-lived", &[]).await);
-    let path = srv.state.store().file_path(id.parse().unwrap());
+    let path = srv.state.store().file_path(&id);
     assert!(path.exists());
 
     srv.clock.advance(Duration::from_secs(60));
@@ -196,10 +202,65 @@ async fn expiry_and_purge() {
     );
 }
 
+fn content_settings() -> FileSettings {
+    FileSettings {
+        backwards_compat_ids: false,
+        ..ttl_settings()
+    }
+}
+
+#[tokio::test]
+async fn content_ids_deduplicate() {
+    let srv = start(content_settings()).await;
+    let r = srv
+        .upload(b"deterministic blob", &[("X-FS-TTL", "60")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = json_of(&r)["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        id,
+        session_crypto::attachments::file_server_content_id(b"deterministic blob")
+    );
+    assert_eq!(id.len(), 44);
+    assert_eq!(json_of(&r)["expires"].as_f64().unwrap(), START + 60.0);
+    // The same bytes again: the same id, the longer expiry kept, stored once.
+    srv.clock.advance(Duration::from_secs(10));
+    let r = srv
+        .upload(b"deterministic blob", &[("X-FS-TTL", "30")])
+        .await;
+    assert_eq!(json_of(&r)["id"], id.as_str());
+    assert_eq!(json_of(&r)["expires"].as_f64().unwrap(), START + 60.0);
+    let r = srv
+        .upload(b"deterministic blob", &[("X-FS-TTL", "600")])
+        .await;
+    assert_eq!(json_of(&r)["expires"].as_f64().unwrap(), START + 610.0);
+    let stats = srv.state.store().stats(START + 10.0).unwrap();
+    assert_eq!((stats.files, stats.bytes), (1, 18));
+    let r = srv.call("GET", &format!("/file/{id}"), &[], b"").await;
+    assert_eq!(&r.body[..], b"deterministic blob");
+    let r = srv.call("GET", &format!("/file/{id}/info"), &[], b"").await;
+    assert_eq!(
+        json_of(&r),
+        json!({"size": 18, "uploaded": START + 10.0, "expires": START + 610.0})
+    );
+    // Other bytes, another id; the deprecated endpoint still gives integers.
+    let other = json_of(&srv.upload(b"other", &[]).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(other, id);
+    let body = json!({"file": STANDARD.encode(b"old")}).to_string();
+    let r = srv.call("POST", "/files", &[], body.as_bytes()).await;
+    assert!(json_of(&r)["result"].as_u64().is_some(), "{}", r.text());
+}
+
 #[tokio::test]
 async fn extend() {
-    let srv = start(ttl_settings()).await;
-    let id = id_of(&srv.upload(b"x", &[("X-FS-TTL", "60")]).await);
+    let srv = start(content_settings()).await;
+    let id = json_of(&srv.upload(b"x", &[("X-FS-TTL", "60")]).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     srv.clock.advance(Duration::from_secs(30));
     let r = srv
         .call(
@@ -244,6 +305,19 @@ async fn extend() {
         .call("POST", &format!("/file/{id}/extend"), &[], b"")
         .await;
     assert_eq!(r.status, 404);
+
+    // Numeric ids cannot be extended (the spec: 404), even while they live.
+    let srv = start(ttl_settings()).await;
+    let numeric = id_of(&srv.upload(b"x", &[("X-FS-TTL", "60")]).await);
+    let r = srv
+        .call("POST", &format!("/file/{numeric}/extend"), &[], b"")
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(json_of(&r), json!({"status_code": 404}));
+    let r = srv
+        .call("GET", &format!("/file/{numeric}/info"), &[], b"")
+        .await;
+    assert_eq!(json_of(&r)["expires"].as_f64().unwrap(), START + 60.0);
 }
 
 #[tokio::test]
@@ -254,6 +328,10 @@ async fn unknown_ids_are_404() {
         "/file/abc",
         "/file/12345/info",
         "/files/12345",
+        "/file/0012345",
+        "/file/9007199254740992",
+        "/file/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "/file/%2E%2E%2Ffiles.db",
         "/nope",
     ] {
         let r = srv.call("GET", path, &[], b"").await;
@@ -356,7 +434,7 @@ async fn purge_loop_counts_and_stops_on_shutdown() {
     let store = Arc::new(FileStore::open(dir.path()).unwrap());
     let paths: Vec<_> = [b"a", b"b"]
         .iter()
-        .map(|b| store.file_path(store.put(*b, START, 10.0).unwrap().id))
+        .map(|b| store.file_path(&store.put(*b, START, 10.0).unwrap().id))
         .collect();
     let clock = MockClock::new(START_MS);
     let (trigger, shutdown) = session_rt::shutdown::channel();
@@ -381,4 +459,91 @@ async fn purge_loop_counts_and_stops_on_shutdown() {
         .unwrap()
         .unwrap();
     assert_eq!(total, 2);
+}
+
+/// A v3 onion request: `u32le(N) ‖ Enc(JSON) ‖ control`, answered with the base64 of the
+/// sealed sub-response body (2xx) or of `{"status_code": N}`.
+async fn v3(srv: &Srv, path: &str, enc: EncType, request: &Value) -> Vec<u8> {
+    let layer = session_crypto::onion::client_encrypt(
+        enc,
+        srv.state.public_key(),
+        request.to_string().as_bytes(),
+    )
+    .unwrap();
+    let control = session_wire::onion::EntryMetadata {
+        ephemeral_key: layer.ephemeral_public,
+        enc_type: Some(enc.into()),
+        hop_no: None,
+    };
+    let frame = session_wire::onion::encode_frame(&layer.ciphertext, &control).unwrap();
+    let r = srv
+        .call(
+            "POST",
+            path,
+            &[("content-type", "application/octet-stream")],
+            &frame,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sealed = STANDARD.decode(r.text().trim()).unwrap();
+    layer.key.decrypt_reply(&sealed).unwrap()
+}
+
+#[tokio::test]
+async fn v3_onion_requests() {
+    let srv = start(FileSettings::default()).await;
+    for (path, enc) in [
+        ("/oxen/v3/lsrpc", EncType::XChaCha20),
+        ("/loki/v3/lsrpc", EncType::AesGcm),
+    ] {
+        // The deprecated JSON upload and download, the endpoint without its leading `/`.
+        let body = json!({"file": STANDARD.encode(b"v3 bytes")}).to_string();
+        let out = v3(
+            &srv,
+            path,
+            enc,
+            &json!({"endpoint": "files", "method": "POST", "body": body}),
+        )
+        .await;
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        let id = v["result"].as_u64().unwrap();
+        let out = v3(
+            &srv,
+            path,
+            enc,
+            &json!({"endpoint": format!("/files/{id}"), "method": "GET", "body": "null"}),
+        )
+        .await;
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["result"], STANDARD.encode(b"v3 bytes"));
+        // The raw download works too (2xx: the body itself).
+        let out = v3(
+            &srv,
+            path,
+            enc,
+            &json!({"endpoint": format!("file/{id}"), "method": "GET"}),
+        )
+        .await;
+        assert_eq!(out, b"v3 bytes");
+        // Not found, and not a v3 request at all.
+        let out = v3(
+            &srv,
+            path,
+            enc,
+            &json!({"endpoint": "file/1", "method": "GET"}),
+        )
+        .await;
+        assert_eq!(
+            serde_json::from_slice::<Value>(&out).unwrap(),
+            json!({"status_code": 404})
+        );
+        let out = v3(&srv, path, enc, &json!({"method": "GET"})).await;
+        assert_eq!(
+            serde_json::from_slice::<Value>(&out).unwrap(),
+            json!({"status_code": 400})
+        );
+        // Garbage: 400 in plaintext.
+        let r = srv.call("POST", path, &[], b"garbage").await;
+        assert_eq!(r.status, 400);
+    }
 }
