@@ -9,11 +9,13 @@
 //!                            node.log, pid, pubkey (hex), desired ("running"/"stopped")
 //! DIR/community/sogs.toml    the community server's config; data/ (key_x25519, sogs.db),
 //!                            sogs.log, pid
+//! DIR/files/files.toml       the file server's config; data/ (key_x25519, files.db,
+//!                            files/), files.log, pid
 //! ```
 //!
-//! Ports: the registry listens on `base_port`, the community server on `base_port + 1`,
-//! node `K` on `base_port + 2K` (HTTPS storage RPC) and announces `base_port + 2K + 1` as
-//! its OxenMQ port.
+//! Ports: the registry listens on `base_port`, the file server on `base_port − 1`, the
+//! community server on `base_port + 1`, node `K` on `base_port + 2K` (HTTPS storage RPC)
+//! and announces `base_port + 2K + 1` as its OxenMQ port.
 
 use std::fs;
 use std::io::ErrorKind;
@@ -56,6 +58,29 @@ impl DevnetSettings {
         format!("http://127.0.0.1:{}", self.community_port())
     }
 
+    /// The file server's (HTTP) port: `base_port − 1` (a base port below 2 is refused by
+    /// [`DevnetSettings::check_base_port`]).
+    pub fn files_port(&self) -> u16 {
+        self.base_port.saturating_sub(1)
+    }
+
+    /// The file server's URL (the `url` of `[file_server]` in network.toml).
+    pub fn files_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.files_port())
+    }
+
+    /// Checks that the base port leaves room for the file server below it.
+    pub fn check_base_port(&self) -> anyhow::Result<()> {
+        if self.base_port < 2 {
+            bail!(
+                "base port {} is too low: the file server listens on base_port − 1; use a                  base port of at least 2 (e.g. --base-port {})",
+                self.base_port,
+                crate::cmd::devnet::DEFAULT_BASE_PORT
+            );
+        }
+        Ok(())
+    }
+
     /// Node `k`'s storage (HTTPS) port.
     pub fn node_port(&self, k: usize) -> u16 {
         port_at(self.base_port, 2 * k)
@@ -66,8 +91,9 @@ impl DevnetSettings {
         port_at(self.base_port, 2 * k + 1)
     }
 
-    /// Checks that `nodes` nodes fit in the port range.
+    /// Checks that `nodes` nodes fit in the port range (and the file server below it).
     pub fn check_capacity(&self, nodes: usize) -> anyhow::Result<()> {
+        self.check_base_port()?;
         if nodes > MAX_NODES || usize::from(self.base_port) + 2 * nodes + 1 > 65535 {
             bail!(
                 "{nodes} nodes need ports {}–{}, beyond 65535: use a lower --base-port",
@@ -121,6 +147,11 @@ impl Layout {
     /// `DIR/community`.
     pub fn community_dir(&self) -> PathBuf {
         self.dir.join("community")
+    }
+
+    /// `DIR/files`.
+    pub fn files_dir(&self) -> PathBuf {
+        self.dir.join("files")
     }
 
     /// `DIR/nodes`.
@@ -263,12 +294,15 @@ pub fn create(layout: &Layout, settings: &DevnetSettings) -> anyhow::Result<()> 
         .with_context(|| format!("cannot create {}", layout.registry_dir().display()))?;
     fs::create_dir_all(layout.community_dir())
         .with_context(|| format!("cannot create {}", layout.community_dir().display()))?;
+    fs::create_dir_all(layout.files_dir())
+        .with_context(|| format!("cannot create {}", layout.files_dir().display()))?;
     if !layout.settings_file().exists() {
         let text = format!(
             "# Settings of this devnet, fixed when it was created (`session devnet`).\n\
              # Network name (the registry's chain.network).\n\
              network = {network:?}\n\
-             # The registry's port; node K serves HTTPS on base_port + 2K and announces\n\
+             # The registry's port; the file server listens on base_port - 1, the community\n\
+             # server on base_port + 1; node K serves HTTPS on base_port + 2K and announces\n\
              # base_port + 2K + 1 as its OxenMQ port.\n\
              base_port = {base}\n\
              # Milliseconds between registry blocks.\n\
@@ -362,6 +396,46 @@ pub fn prepare_community(layout: &Layout) -> anyhow::Result<Community> {
         })
         .collect();
     Ok(Community { public_key, rooms })
+}
+
+/// Writes `DIR/files/files.toml` (always: it holds no state of its own). The file
+/// server keeps the reference's defaults (numeric ids, 3 weeks, 10 MB, `X-FS-TTL`
+/// ignored) and has no `/session_version` data (it answers 502).
+pub fn write_files_config(layout: &Layout, s: &DevnetSettings) -> anyhow::Result<()> {
+    let dir = layout.files_dir();
+    let text = format!(
+        "# The devnet's file server (written by `session devnet`; rewritten at every start).\n\
+         data_dir = {data:?}\n\
+         listen = \"127.0.0.1:{port}\"\n\
+         public_url = {url:?}\n\
+         log = \"info\"\n",
+        data = path_str(&dir.join("data")),
+        port = s.files_port(),
+        url = s.files_url(),
+    );
+    write_atomic(&dir.join("files.toml"), &text)
+}
+
+/// The file server of a devnet, as clients reach it.
+#[derive(Debug, Clone)]
+pub struct FileServerInfo {
+    /// Its URL.
+    pub url: String,
+    /// Its X25519 public key (hex).
+    pub public_key: String,
+}
+
+/// Prepares the file server's data before it starts (its key and its database), and
+/// returns what clients need to reach it.
+pub fn prepare_files(layout: &Layout) -> anyhow::Result<FileServerInfo> {
+    let config_path = layout.files_dir().join("files.toml");
+    let config = session_files::FilesConfig::load(&config_path)?;
+    let (key, _) = session_files::load_or_create_key(&config.key_path())?;
+    session_files::run::open_store(&config)?;
+    Ok(FileServerInfo {
+        url: config.public_url_for(config.listen),
+        public_key: hex::encode(key.public()),
+    })
 }
 
 /// Creates node `k` (directory, key, config, `desired = running`) unless it exists; the
@@ -463,6 +537,15 @@ mod tests {
                 .unwrap();
         assert_eq!(reg.listen.port(), 22100);
         assert_eq!(reg.block_interval_ms, 1000);
+        write_files_config(&layout, &settings()).unwrap();
+        let files = prepare_files(&layout).unwrap();
+        assert_eq!(files.url, "http://127.0.0.1:22099");
+        assert_eq!(files.public_key.len(), 64);
+        assert!(layout.files_dir().join("data/key_x25519").exists());
+        assert!(layout.files_dir().join("data/files.db").exists());
+        let cfg = session_files::FilesConfig::load(&layout.files_dir().join("files.toml")).unwrap();
+        assert_eq!(cfg.listen.port(), 22099);
+        assert_eq!(prepare_files(&layout).unwrap().public_key, files.public_key);
         let node = session_node::NodeConfig::load(&layout.node_dir(3).join("node.toml")).unwrap();
         assert_eq!(node.listen.port(), 22106);
         assert_eq!(node.omq_port, 22107);
@@ -489,5 +572,14 @@ mod tests {
             ..settings()
         };
         assert!(high.check_capacity(50).is_err());
+        let low = DevnetSettings {
+            base_port: 1,
+            ..settings()
+        };
+        let e = low.check_capacity(1).unwrap_err().to_string();
+        assert!(e.contains("base_port − 1"), "{e}");
+        assert!(low.check_base_port().is_err());
+        assert_eq!(settings().files_port(), 22099);
+        assert_eq!(settings().files_url(), "http://127.0.0.1:22099");
     }
 }

@@ -1,10 +1,12 @@
 //! `session devnet`: a whole Session network on one machine.
 //!
-//! `session devnet` starts the registry, a community server (with a room, `lobby`) and
-//! N service nodes as child processes of this same binary, each with its own directory
-//! and ports under `--dir`; the nodes stake and register themselves. It shows progress until the swarms have formed, prints the
-//! nodes, writes `DIR/network.toml` for clients, and runs until Ctrl-C. Running it again
-//! on the same directory resumes the same network (same keys, same chain).
+//! `session devnet` starts the registry, a community server (with a room, `lobby`), a
+//! file server (attachments) and N service nodes as child processes of this same binary,
+//! each with its own directory and ports under `--dir`; the nodes stake and register
+//! themselves. It shows progress until the swarms have formed, prints the nodes, writes
+//! `DIR/network.toml` for clients (with the file server's `[file_server]` table), and
+//! runs until Ctrl-C. Running it again on the same directory resumes the same network
+//! (same keys, same chain, same stored files).
 //!
 //! The drill commands (`status`, `stop-node`, `start-node`, `add-nodes`) act on a running
 //! devnet through files under DIR: the supervisor reconciles the processes with each
@@ -35,9 +37,10 @@ pub const DEFAULT_BASE_PORT: u16 = 22100;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Files under DIR: devnet.toml (settings), network.toml (for clients), \
-registry/ (chain, registry.log), community/ (sogs.toml, data/, sogs.log), nodes/NN/ (key, database, node.log, desired state).\n\
-Ports: the registry on --base-port, the community server on base+1, node K on base+2K \
-(HTTPS) and base+2K+1 (OxenMQ).\n\n\
+registry/ (chain, registry.log), community/ (sogs.toml, data/, sogs.log), files/ (files.toml, \
+data/, files.log), nodes/NN/ (key, database, node.log, desired state).\n\
+Ports: the registry on --base-port, the file server on base-1, the community server on base+1, \
+node K on base+2K (HTTPS) and base+2K+1 (OxenMQ).\n\n\
 Examples:\n  session devnet                         # 14 nodes (two swarms) in ./devnet\n  \
 session devnet --dir /tmp/dn --nodes 7  # one swarm\n  \
 session devnet status                  # the live table, from the registry\n  \
@@ -51,8 +54,9 @@ pub struct DevnetArgs {
     /// Number of service nodes of a new devnet (7 nodes make one swarm) [default: 14].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=999))]
     pub nodes: Option<u16>,
-    /// First port of a new devnet: the registry listens there, node K on base+2K and
-    /// base+2K+1 (all on 127.0.0.1) [default: 22100].
+    /// Base port of a new devnet: the registry listens there, the file server on base-1,
+    /// the community server on base+1, node K on base+2K and base+2K+1 (all on
+    /// 127.0.0.1) [default: 22100].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1024..))]
     pub base_port: Option<u16>,
     /// Network name of a new devnet (written into its genesis block) [default: devnet].
@@ -94,7 +98,8 @@ pub enum DevnetCommand {
     /// supervisor does).
     #[command(hide = true)]
     Child {
-        /// `registry run --config …`, `sogs run --config …` or `node run --config …`.
+        /// `registry run --config …`, `sogs run --config …`, `files run --config …` or
+        /// `node run --config …`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
         args: Vec<String>,
     },
@@ -155,6 +160,8 @@ enum ChildProgram {
     Registry(super::registry::RegistryCommand),
     #[command(subcommand)]
     Sogs(super::sogs::SogsCommand),
+    #[command(subcommand)]
+    Files(super::files::FilesCommand),
 }
 
 fn child(args: Vec<String>) -> anyhow::Result<()> {
@@ -165,6 +172,7 @@ fn child(args: Vec<String>) -> anyhow::Result<()> {
         ChildProgram::Node(c) => super::node::run(c),
         ChildProgram::Registry(c) => super::registry::run(c),
         ChildProgram::Sogs(c) => super::sogs::run(c, false),
+        ChildProgram::Files(c) => super::files::run(c, false),
     }
 }
 
@@ -205,6 +213,11 @@ fn status_cmd(dir: &Path, json_out: bool) -> anyhow::Result<()> {
             dir.display()
         ),
     }
+    println!(
+        "community server {}, file server {}",
+        s.community_url(),
+        s.files_url()
+    );
     match (&err, height) {
         (Some(e), _) => println!("registry unreachable: {e}"),
         (None, Some(h)) => {

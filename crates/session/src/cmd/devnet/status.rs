@@ -359,6 +359,8 @@ pub fn status_json(
     json!({
         "network": s.network,
         "registry_url": s.registry_url(),
+        "community_url": s.community_url(),
+        "file_server_url": s.files_url(),
         "supervisor_pid": running,
         "running": running.is_some(),
         "height": height,
@@ -368,12 +370,14 @@ pub fn status_json(
     })
 }
 
-/// Writes `DIR/network.toml`: what a client needs to join this network.
+/// Writes `DIR/network.toml`: what a client needs to join this network (with the
+/// `[file_server]` table when `file_server` is given).
 pub fn write_network_file(
     layout: &Layout,
     s: &DevnetSettings,
     genesis_hash: &str,
     hardfork: u64,
+    file_server: Option<&layout::FileServerInfo>,
     rows: &[Row],
 ) -> anyhow::Result<()> {
     let mut t = String::new();
@@ -404,15 +408,30 @@ pub fn write_network_file(
          storage_https = true\n\
          \n\
          # Milliseconds between registry blocks (how fast the node list can change).\n\
-         block_interval_ms = {bi}\n\
-         \n\
-         # The nodes known when this file was written: a fallback bootstrap list if every\n\
-         # registry is unreachable. Always refresh from a registry (or from nodes) before\n\
-         # relying on swarm membership. Each: Ed25519 and X25519 keys (hex), storage address\n\
-         # (ip:port, HTTPS) and swarm id (decimal; as `swarm_id` in get_service_nodes).\n",
+         block_interval_ms = {bi}\n",
         network = s.network,
         url = s.registry_url(),
         bi = s.block_interval_ms,
+    );
+    if let Some(fs) = file_server {
+        let _ = write!(
+            t,
+            "\n\
+             # The devnet's file server, where clients upload attachments (plain HTTP, or onion\n\
+             # requests encrypted to its X25519 key): its URL and its onion key (64 hex).\n\
+             [file_server]\n\
+             url = {:?}\n\
+             pubkey_x25519 = {:?}\n",
+            fs.url, fs.public_key
+        );
+    }
+    let _ = write!(
+        t,
+        "\n\
+         # The nodes known when this file was written: a fallback bootstrap list if every\n\
+         # registry is unreachable. Always refresh from a registry (or from nodes) before\n\
+         # relying on swarm membership. Each: Ed25519 and X25519 keys (hex), storage address\n\
+         # (ip:port, HTTPS) and swarm id (decimal; as `swarm_id` in get_service_nodes).\n"
     );
     for r in rows {
         if r.swarm_id == UNASSIGNED_SWARM || r.pubkey_x25519.is_empty() {
@@ -500,9 +519,27 @@ mod tests {
 
         let tmp = tempfile::tempdir().unwrap();
         let layout = Layout::new(tmp.path());
-        write_network_file(&layout, &s, &"00".repeat(32), 21, &rows).unwrap();
+        let fs = layout::FileServerInfo {
+            url: s.files_url(),
+            public_key: "ab".repeat(32),
+        };
+        write_network_file(&layout, &s, &"00".repeat(32), 21, Some(&fs), &rows).unwrap();
         let text = std::fs::read_to_string(layout.network_file()).unwrap();
         assert!(text.contains("registry_urls = [\"http://127.0.0.1:22100/json_rpc\"]"));
         assert_eq!(text.matches("[[nodes]]").count(), 3, "{text}");
+        assert!(
+            text.contains(&format!(
+                "[file_server]\nurl = \"http://127.0.0.1:22099\"\npubkey_x25519 = \"{}\"\n",
+                "ab".repeat(32)
+            )),
+            "{text}"
+        );
+        // What clients read.
+        let cfg = session_client::NetworkConfig::load(&layout.network_file()).unwrap();
+        let fs = cfg.file_server.unwrap();
+        assert_eq!(fs.url, "http://127.0.0.1:22099");
+        assert_eq!(fs.parse().unwrap().1, [0xab; 32]);
+        assert_eq!(cfg.nodes.len(), 3);
+        assert_eq!(j["file_server_url"], "http://127.0.0.1:22099");
     }
 }

@@ -1,10 +1,11 @@
-//! The supervisor (`session devnet`): starts the registry and the nodes as child
-//! processes, waits for the swarms to form, then reconciles the processes with the
-//! desired state under DIR (per-node `desired` files, new node directories) until
-//! Ctrl-C/SIGTERM, and stops everything.
+//! The supervisor (`session devnet`): starts the registry, the community server, the
+//! file server and the nodes as child processes, waits for the swarms to form, then
+//! reconciles the processes with the desired state under DIR (per-node `desired` files,
+//! new node directories) until Ctrl-C/SIGTERM, and stops everything.
 //!
-//! Children run `session devnet child {registry|node} run --config …`: the ordinary
-//! `registry run` / `node run` code plus a watchdog on stdin, a pipe the supervisor holds
+//! Children run `session devnet child {registry|sogs|files|node} run --config …`: the
+//! ordinary `registry run` / `sogs run` / `files run` / `node run` code plus a watchdog
+//! on stdin, a pipe the supervisor holds
 //! open. If the supervisor dies, even by SIGKILL, the pipe closes and every child shuts
 //! itself down (SIGTERM to itself, exit after a grace period): no orphans. Pid files
 //! (`pid`) let a later start find and stop leftovers anyway, and let the drill commands
@@ -37,6 +38,7 @@ const TAIL_LINES: usize = 15;
 enum Kind {
     Registry,
     Community,
+    Files,
     Node(usize),
 }
 
@@ -74,6 +76,7 @@ impl Proc {
         match self.kind {
             Kind::Registry => "registry".to_owned(),
             Kind::Community => "community server".to_owned(),
+            Kind::Files => "file server".to_owned(),
             Kind::Node(k) => format!("node {}", layout::node_name(k)),
         }
     }
@@ -82,6 +85,7 @@ impl Proc {
         match self.kind {
             Kind::Registry => "registry",
             Kind::Community => "sogs",
+            Kind::Files => "files",
             Kind::Node(_) => "node",
         }
     }
@@ -246,7 +250,11 @@ pub fn running_supervisor(layout: &Layout) -> Option<u32> {
 
 /// Stops children left behind by a supervisor that died without cleaning up.
 fn reap_stale(layout: &Layout, ui: &Ui) -> anyhow::Result<()> {
-    let mut dirs = vec![(layout.registry_dir(), "registry.toml")];
+    let mut dirs = vec![
+        (layout.registry_dir(), "registry.toml"),
+        (layout.community_dir(), "sogs.toml"),
+        (layout.files_dir(), "files.toml"),
+    ];
     for k in layout.node_numbers()? {
         dirs.push((layout.node_dir(k), "node.toml"));
     }
@@ -300,6 +308,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
             opts.settings.clone()
         }
     };
+    settings.check_base_port()?;
     layout::create(&layout, &settings)?;
     std::fs::write(
         layout.supervisor_pid_file(),
@@ -328,6 +337,9 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
     layout::write_community_config(&layout, &settings)?;
     let community = layout::prepare_community(&layout)
         .context("cannot prepare the devnet's community server")?;
+    layout::write_files_config(&layout, &settings)?;
+    let files =
+        layout::prepare_files(&layout).context("cannot prepare the devnet's file server")?;
     for &k in &nodes {
         layout::write_node_config(&layout, &settings, k)?;
     }
@@ -336,6 +348,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find the session executable")?;
     let community_dir = layout.community_dir();
     let settings_community_port = settings.community_port();
+    let files_proc = Proc::new(Kind::Files, layout.files_dir(), settings.files_port());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -347,6 +360,8 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
             settings,
             registry: Proc::new(Kind::Registry, PathBuf::new(), 0),
             community: Proc::new(Kind::Community, community_dir, settings_community_port),
+            files: files_proc,
+            file_server: files,
             nodes: Vec::new(),
             ui,
             opts: opts.clone(),
@@ -375,6 +390,9 @@ fn check_ports(layout: &Layout, s: &DevnetSettings, nodes: &[usize]) -> anyhow::
     }
     if process::port_in_use(s.community_port()) {
         busy.push(format!("{} (community server)", s.community_port()));
+    }
+    if process::port_in_use(s.files_port()) {
+        busy.push(format!("{} (file server)", s.files_port()));
     }
     for &k in nodes {
         if layout::read_desired(&layout.node_dir(k)) == Desired::Running
@@ -407,6 +425,9 @@ struct Supervisor {
     settings: DevnetSettings,
     registry: Proc,
     community: Proc,
+    files: Proc,
+    /// What clients need to reach the file server (for network.toml).
+    file_server: layout::FileServerInfo,
     nodes: Vec<Proc>,
     ui: Ui,
     opts: RunOptions,
@@ -427,9 +448,10 @@ impl Supervisor {
         resumed: bool,
         community: &layout::Community,
     ) -> anyhow::Result<()> {
-        // 1. The registry and the community server.
+        // 1. The registry, the community server and the file server.
         self.registry.spawn(&self.exe)?;
         self.community.spawn(&self.exe)?;
+        self.files.spawn(&self.exe)?;
         let deadline = Instant::now() + Duration::from_secs(15);
         let info = loop {
             if shutdown.is_triggered() {
@@ -581,9 +603,14 @@ impl Supervisor {
         self.ui.bar = None;
         let swarms = status::swarms(&rows);
         let elapsed = started.elapsed();
-        if let Err(e) =
-            status::write_network_file(&self.layout, &self.settings, &genesis, hardfork, &rows)
-        {
+        if let Err(e) = status::write_network_file(
+            &self.layout,
+            &self.settings,
+            &genesis,
+            hardfork,
+            Some(&self.file_server),
+            &rows,
+        ) {
             self.ui.warn(&format!("warning: {e:#}"));
         }
         if self.opts.json {
@@ -599,6 +626,10 @@ impl Supervisor {
                     "rooms": community.rooms.iter()
                         .map(|(token, url)| json!({"token": token, "join_url": url}))
                         .collect::<Vec<_>>(),
+                },
+                "file_server": {
+                    "url": self.file_server.url,
+                    "public_key": self.file_server.public_key,
                 },
                 "status": v,
             }));
@@ -625,13 +656,18 @@ impl Supervisor {
                 ));
             }
             self.ui.say(&format!(
+                "file server: {} (attachments; its onion key is in network.toml)\n",
+                self.file_server.url
+            ));
+            self.ui.say(&format!(
                 "network file: {}\n\
-                 logs:         {}/registry.log, {}/sogs.log, {}/NN/node.log\n\
+                 logs:         {}/registry.log, {}/sogs.log, {}/files.log, {}/NN/node.log\n\
                  drills:       session devnet --dir {d} status | stop-node K | start-node K | add-nodes N\n\
                  Ctrl-C stops the devnet; `session devnet --dir {d}` resumes it.",
                 self.layout.network_file().display(),
                 self.layout.registry_dir().display(),
                 self.layout.community_dir().display(),
+                self.layout.files_dir().display(),
                 self.layout.nodes_dir().display(),
                 d = self.layout.dir.display()
             ));
@@ -663,6 +699,7 @@ impl Supervisor {
                             &self.settings,
                             &genesis,
                             hardfork,
+                            Some(&self.file_server),
                             &rows,
                         ) {
                             self.ui.warn(&format!("warning: {e:#}"));
@@ -693,7 +730,7 @@ impl Supervisor {
             .iter()
             .filter(|p| match p.kind {
                 Kind::Node(k) => layout::read_desired(&self.layout.node_dir(k)) == Desired::Running,
-                Kind::Registry | Kind::Community => false,
+                Kind::Registry | Kind::Community | Kind::Files => false,
             })
             .count()
     }
@@ -718,7 +755,7 @@ impl Supervisor {
         if let Err(e) = self.discover_nodes() {
             self.ui.warn(&format!("warning: {e:#}"));
         }
-        let mut procs: Vec<&mut Proc> = [&mut self.registry, &mut self.community]
+        let mut procs: Vec<&mut Proc> = [&mut self.registry, &mut self.community, &mut self.files]
             .into_iter()
             .chain(self.nodes.iter_mut())
             .collect();
@@ -737,7 +774,7 @@ impl Supervisor {
                     .push((p.name(), st.to_string(), p.tail(), p.log()));
             }
             let desired = match p.kind {
-                Kind::Registry | Kind::Community => Desired::Running,
+                Kind::Registry | Kind::Community | Kind::Files => Desired::Running,
                 Kind::Node(_) => layout::read_desired(&p.dir),
             };
             match desired {
@@ -777,7 +814,7 @@ impl Supervisor {
             let procs: Vec<&mut Proc> = if group {
                 self.nodes.iter_mut().collect()
             } else {
-                vec![&mut self.community, &mut self.registry]
+                vec![&mut self.community, &mut self.files, &mut self.registry]
             };
             let mut procs = procs;
             for p in &mut procs {
@@ -798,7 +835,8 @@ impl Supervisor {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        self.ui
-            .say("devnet stopped: every node, the community server and the registry exited.");
+        self.ui.say(
+            "devnet stopped: every node, the community and file servers and the registry exited.",
+        );
     }
 }
