@@ -40,8 +40,8 @@ enum Command {
     /// Run the network registry: staking ledger, swarm assignment, quorums, names.
     #[command(subcommand)]
     Registry(cmd::registry::RegistryCommand),
-    /// Run a whole network on this machine: the registry, a community server and N service
-    /// nodes.
+    /// Run a whole network on this machine: the registry, a community server, a file
+    /// server and N service nodes.
     Devnet(cmd::devnet::DevnetArgs),
     /// Reach a network through onion paths: nodes known, paths, round trips.
     #[command(subcommand)]

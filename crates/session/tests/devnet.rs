@@ -3,7 +3,9 @@
 //! stops every child on SIGINT, resumes on the same directory with the same keys and
 //! chain, and leaves no orphan when the supervisor itself is SIGKILLed. On the formed
 //! devnet, two accounts use the chat commands (`chat_flow`): message requests, replies,
-//! Session names, unsend, `chat` on piped input, `watch`, and bad inputs.
+//! Session names, unsend, `chat` on piped input, `watch`, and bad inputs; the community
+//! server's lobby (`community_flow`); files sent and saved through the file server
+//! (`attachments::attachments_flow`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 #![cfg(unix)] // signals and /proc
@@ -18,6 +20,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
+
+#[path = "devnet/attachments.rs"]
+mod attachments;
 
 const NODES: usize = 7;
 
@@ -140,10 +145,14 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-/// Every process of the devnet: the registry, the community server and the nodes (from
-/// the pid files).
+/// Every process of the devnet: the registry, the community server, the file server and
+/// the nodes (from the pid files).
 fn child_pids(dir: &Path) -> Vec<u32> {
-    let mut files = vec![dir.join("registry/pid"), dir.join("community/pid")];
+    let mut files = vec![
+        dir.join("registry/pid"),
+        dir.join("community/pid"),
+        dir.join("files/pid"),
+    ];
     for e in std::fs::read_dir(dir.join("nodes")).unwrap() {
         files.push(e.unwrap().path().join("pid"));
     }
@@ -163,13 +172,14 @@ fn assert_all_exit(pids: &[u32], limit: Duration) {
     }
 }
 
-/// A base port whose whole range (registry + 7 nodes × 2) is free right now.
+/// A base port whose whole range (file server below it, registry, community server,
+/// 7 nodes × 2) is free right now.
 fn free_base_port() -> u16 {
     let seed = std::process::id() as u16;
     for i in 0..200u16 {
         let base = 30_000 + (seed.wrapping_add(i.wrapping_mul(97)) % 3000) * 10;
-        let free = (0..=2 * NODES as u16 + 1)
-            .all(|o| TcpListener::bind((Ipv4Addr::LOCALHOST, base + o)).is_ok());
+        let free = (0..=2 * NODES as u16 + 2)
+            .all(|o| TcpListener::bind((Ipv4Addr::LOCALHOST, base - 1 + o)).is_ok());
         if free {
             return base;
         }
@@ -198,6 +208,13 @@ fn devnet_forms_drills_stops_and_resumes() {
     );
     assert!(net.contains("network = \"devnet\""), "{net}");
     assert_eq!(net.matches("[[nodes]]").count(), NODES, "{net}");
+    assert!(
+        net.contains(&format!(
+            "[file_server]\nurl = \"http://127.0.0.1:{}\"",
+            base - 1
+        )),
+        "{net}"
+    );
 
     // status --json: every node active, one swarm.
     let st = status(&dir);
@@ -251,6 +268,9 @@ fn devnet_forms_drills_stops_and_resumes() {
     // The devnet's community server: its lobby, joined and used through onion paths.
     community_flow(&dir, &tmp.path().join("community"), Path::new(net_file));
 
+    // Files between two accounts through the devnet's file server.
+    attachments::attachments_flow(&dir, &tmp.path().join("attach"), Path::new(net_file));
+
     // Drill: stop node 2, then start it again.
     let pid2 = node(&st, 2)["pid"].as_u64().unwrap() as u32;
     let (ok, out, err) = session(&["devnet", "stop-node", "2"], &dir);
@@ -272,7 +292,7 @@ fn devnet_forms_drills_stops_and_resumes() {
         s["height"].as_u64().unwrap()
     };
     let pids = child_pids(&dir);
-    assert_eq!(pids.len(), NODES + 2, "{pids:?}");
+    assert_eq!(pids.len(), NODES + 3, "{pids:?}");
     dn.signal(Signal::SIGINT);
     let st = dn.wait_exit(Duration::from_secs(30));
     assert!(st.success(), "devnet exit status {st}");
@@ -298,7 +318,7 @@ fn devnet_forms_drills_stops_and_resumes() {
 
     // SIGKILL the supervisor: its children notice and exit on their own.
     let pids = child_pids(&dir);
-    assert_eq!(pids.len(), NODES + 2, "{pids:?}");
+    assert_eq!(pids.len(), NODES + 3, "{pids:?}");
     dn.signal(Signal::SIGKILL);
     dn.wait_exit(Duration::from_secs(5));
     assert_all_exit(&pids, Duration::from_secs(25));
