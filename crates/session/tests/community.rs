@@ -3,7 +3,8 @@
 //! room, and accounts using [`CommunityClient`] against it — directly (join, post,
 //! read with signatures checked, a tampered message flagged, reactions, deletion,
 //! blinded DMs with the sender recovered), through onion paths of a `session-testkit`
-//! network, and the real `session community` commands with `--direct`.
+//! network (with room files: uploaded, posted, saved back, bad pointers refused), and
+//! the real `session community` commands with `--direct` (incl. `post --file`, `save`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
+use session_client::attachments::{MAX_UPLOAD, NewFile, Stage};
 use session_client::community::message::{sign_data, text_content};
 use session_client::community::{ApiRequest, Route};
 use session_client::store::{ClientStore, DmDirection, MemoryStore, MessageStatus, SqliteStore};
@@ -383,6 +385,72 @@ async fn join_post_and_read_through_onion_paths() {
         )
     );
     assert_eq!(seen[0].reactions[0].emoji, "🧅");
+
+    // Files through the onion: a 1 MiB file and a small one in one post, in plaintext on
+    // the room (as Session clients do), saved back byte-identical by the other account.
+    let big: Vec<u8> = (0..(1u32 << 20))
+        .map(|i| (i.wrapping_mul(7919) >> 3) as u8)
+        .collect();
+    let files = [
+        NewFile {
+            data: big.clone(),
+            file_name: Some("big.bin".into()),
+            content_type: Some("application/octet-stream".into()),
+        },
+        NewFile {
+            data: b"tiny".to_vec(),
+            file_name: Some("tiny.txt".into()),
+            content_type: Some("text/plain".into()),
+        },
+    ];
+    let mut stages = Vec::new();
+    let with_files = alice
+        .post_files("lobby", "two files", &files, &mut |p| stages.push(p.stage))
+        .await
+        .unwrap();
+    assert!(stages.contains(&Stage::Uploading));
+    assert_eq!(with_files.attachments.len(), 2);
+    assert!(
+        with_files.attachments[0].key.is_empty(),
+        "room files are not encrypted"
+    );
+    bob.poll().await.unwrap();
+    let got = bob
+        .messages("lobby", 10)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == with_files.id)
+        .unwrap();
+    assert_eq!(got.body, "two files");
+    assert_eq!(got.attachments, with_files.attachments);
+    assert_eq!(bob.fetch_file(&got, 0, &mut |_| {}).await.unwrap(), big);
+    assert_eq!(bob.fetch_file(&got, 1, &mut |_| {}).await.unwrap(), b"tiny");
+    let e = bob.fetch_file(&got, 2, &mut |_| {}).await.unwrap_err();
+    assert!(matches!(e, ClientError::NotFound(_)), "{e}");
+    // A pointer to somewhere else is not fetched with this server's auth.
+    let mut foreign = got.clone();
+    foreign.attachments[0].url = "http://evil.example/room/lobby/file/1".into();
+    let e = bob.fetch_file(&foreign, 0, &mut |_| {}).await.unwrap_err();
+    assert!(matches!(e, ClientError::BadInput { .. }), "{e}");
+    // A size that differs from the post is refused.
+    let mut lying = got.clone();
+    lying.attachments[1].size = 5;
+    let e = bob.fetch_file(&lying, 1, &mut |_| {}).await.unwrap_err();
+    assert!(
+        e.to_string().contains("not the file that was posted"),
+        "{e}"
+    );
+    // Too large: refused before any upload.
+    let huge = [NewFile {
+        data: vec![0; MAX_UPLOAD + 1],
+        file_name: None,
+        content_type: None,
+    }];
+    let e = alice
+        .post_files("lobby", "", &huge, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::BadInput { .. }), "{e}");
     net.shutdown().await.unwrap();
 }
 
@@ -470,6 +538,58 @@ async fn the_session_command_joins_posts_and_reads_directly() {
         ));
         let list = json_of(&session(&a, &["community", "read", "lobby", "--json"]));
         assert_eq!(list[0]["reactions"][0]["emoji"], "👍");
+
+        // A file with a caption, saved by the other account.
+        let path = a.join("notes.txt");
+        std::fs::write(&path, b"meeting at noon").unwrap();
+        let with_file = json_of(&session(
+            &a,
+            &[
+                "--json",
+                "community",
+                "post",
+                "--file",
+                path.to_str().unwrap(),
+                "lobby",
+                "see",
+                "attached",
+            ],
+        ));
+        let file_id = with_file["id"].as_u64().unwrap().to_string();
+        assert_eq!(with_file["attachments"][0]["file_name"], "notes.txt");
+        let shown = ok(&session(&b, &["community", "read", "lobby"]));
+        assert!(
+            shown.contains("see attached  📎 notes.txt (15 B, text/plain)"),
+            "{shown}"
+        );
+        let saved = json_of(&session(
+            &b,
+            &[
+                "--json",
+                "community",
+                "save",
+                "lobby",
+                &file_id,
+                b.to_str().unwrap(),
+            ],
+        ));
+        assert_eq!(saved["size"], 15);
+        assert_eq!(
+            std::fs::read(b.join("notes.txt")).unwrap(),
+            b"meeting at noon"
+        );
+        let out = session(
+            &b,
+            &["community", "save", "lobby", &file_id, b.to_str().unwrap()],
+        );
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+        let out = session(
+            &b,
+            &["community", "save", "--index", "2", "lobby", &file_id],
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--index 2 does not exist"));
+        ok(&session(&a, &["community", "delete", "lobby", &file_id]));
 
         let rooms = json_of(&session(&a, &["community", "list", "--json"]));
         assert_eq!(rooms.as_array().unwrap().len(), 1);

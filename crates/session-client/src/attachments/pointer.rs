@@ -19,7 +19,8 @@ pub struct Attachment {
     pub url: String,
     /// `AttachmentPointer.id`: the numeric file id (0 when the id is not numeric).
     pub id: u64,
-    /// The decryption key: 32 bytes (streaming format) or 64 (legacy AES-CBC + HMAC).
+    /// The decryption key: 32 bytes (streaming format) or 64 (legacy AES-CBC + HMAC);
+    /// empty for a community file, which is stored in plaintext.
     #[serde(with = "hex_bytes")]
     pub key: Vec<u8>,
     /// SHA-256 of the encrypted blob, when the sender gave it.
@@ -61,11 +62,11 @@ impl Attachment {
         }
     }
 
-    /// Reads a received pointer; `None` for one without a URL or key (nothing to
-    /// download).
+    /// Reads a received pointer; `None` for one without a URL (nothing to download).
+    /// Community files have no key.
     pub fn from_proto(p: &AttachmentPointer) -> Option<Self> {
         let url = p.url.clone().filter(|u| !u.is_empty())?;
-        let key = p.key.clone().filter(|k| !k.is_empty())?;
+        let key = p.key.clone().unwrap_or_default();
         Some(Self {
             url,
             id: p.id,
@@ -281,5 +282,11 @@ mod tests {
         let mut p = a.to_proto();
         p.url = None;
         assert!(Attachment::from_proto(&p).is_none());
+        // A community file: no key, no digest.
+        let mut p = a.to_proto();
+        p.key = None;
+        p.digest = None;
+        let plain = Attachment::from_proto(&p).unwrap();
+        assert!(plain.key.is_empty() && plain.digest.is_none());
     }
 }

@@ -28,6 +28,7 @@ use session_crypto::{AccountId, Ed25519Keypair, IdPrefix};
 use session_wire::message::{decode_content, decode_envelope, encode_content};
 use session_wire::proto::session::{Content, DataMessage, LokiProfile};
 
+use crate::attachments::Attachment;
 use crate::error::{ClientError, Result};
 use crate::message::MAX_BODY_CHARS;
 use crate::store::{CommunityMessage, CommunityReaction, MessageStatus};
@@ -67,9 +68,21 @@ pub fn check_text(text: &str) -> Result<()> {
 /// The padded `Content` of a text message sent at `sent_ms` with an optional display
 /// name.
 pub fn text_content(text: &str, display_name: Option<&str>, sent_ms: u64) -> Vec<u8> {
+    post_content(text, &[], display_name, sent_ms)
+}
+
+/// The padded `Content` of a post with files (room files, in plaintext) and an optional
+/// text.
+pub fn post_content(
+    text: &str,
+    attachments: &[Attachment],
+    display_name: Option<&str>,
+    sent_ms: u64,
+) -> Vec<u8> {
     let content = Content {
         data_message: Some(DataMessage {
-            body: Some(text.to_owned()),
+            body: (!text.is_empty()).then(|| text.to_owned()),
+            attachments: attachments.iter().map(Attachment::to_proto).collect(),
             timestamp: Some(sent_ms),
             profile: display_name.map(|n| LokiProfile {
                 display_name: Some(n.to_owned()),
@@ -88,21 +101,27 @@ pub fn dm_content(text: &str, display_name: Option<&str>, sent_ms: u64) -> Vec<u
     text_content(text, display_name, sent_ms)
 }
 
-/// The JSON body of `POST /room/{t}/message` for a text: `{"data", "signature"}`.
+/// The JSON body of `POST /room/{t}/message`: `{"data", "signature"}`, plus
+/// `"files"` (the room file ids, so the server keeps them as long as the post) when
+/// there are attachments.
 pub fn build_post(
     keys: &Ed25519Keypair,
     mode: SogsAuthMode,
     server_pk: &[u8; 32],
-    text: &str,
+    (text, attachments): (&str, &[Attachment]),
     display_name: Option<&str>,
     sent_ms: u64,
 ) -> Value {
-    let data = text_content(text, display_name, sent_ms);
+    let data = post_content(text, attachments, display_name, sent_ms);
     let sig = sign_data(keys, mode, server_pk, &data);
-    json!({
+    let mut body = json!({
         "data": STANDARD.encode(&data),
         "signature": STANDARD.encode(sig),
-    })
+    });
+    if !attachments.is_empty() {
+        body["files"] = attachments.iter().map(|a| a.id).collect();
+    }
+    body
 }
 
 /// Signs message data as the poster: blinded key, or the plain key when unblinded.
@@ -147,6 +166,8 @@ pub struct DecodedText {
     pub display_name: Option<String>,
     /// `sigTimestamp`, else `dataMessage.timestamp`.
     pub sent_ms: Option<u64>,
+    /// `dataMessage.attachments` that can be downloaded.
+    pub attachments: Vec<Attachment>,
 }
 
 /// Unpads and decodes a `Content` (or an `Envelope` holding one).
@@ -170,6 +191,14 @@ pub fn decode_text(padded: &[u8]) -> Option<DecodedText> {
             .sig_timestamp
             .filter(|&t| t != 0)
             .or_else(|| dm.and_then(|d| d.timestamp)),
+        attachments: dm
+            .map(|d| {
+                d.attachments
+                    .iter()
+                    .filter_map(Attachment::from_proto)
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -292,6 +321,7 @@ pub fn read_message(base_url: &str, room: &str, v: &Value) -> Result<ListedMessa
         status: MessageStatus::Valid,
         deleted: false,
         reactions: read_reactions(v.get("reactions")),
+        attachments: Vec::new(),
     };
     let data = v.get("data").and_then(Value::as_str);
     if v.get("deleted").and_then(Value::as_bool) == Some(true) || data.is_none() {
@@ -313,6 +343,7 @@ pub fn read_message(base_url: &str, room: &str, v: &Value) -> Result<ListedMessa
             msg.body = t.body;
             msg.display_name = t.display_name;
             msg.sent_ms = t.sent_ms;
+            msg.attachments = t.attachments;
         }
         None => msg.status = MessageStatus::Malformed,
     }
@@ -351,7 +382,7 @@ mod tests {
             &keys,
             SogsAuthMode::Blind15,
             &PK,
-            "hello room",
+            ("hello room", &[]),
             Some("Alice"),
             1_700_000_000_123,
         );
@@ -399,7 +430,7 @@ mod tests {
     #[test]
     fn unblinded_and_05_posters_verify() {
         let keys = Ed25519Keypair::generate().unwrap();
-        let post = build_post(&keys, SogsAuthMode::Unblinded, &PK, "hi", None, 5);
+        let post = build_post(&keys, SogsAuthMode::Unblinded, &PK, ("hi", &[]), None, 5);
         let mut v = listed(&keys, SogsAuthMode::Unblinded, &post);
         // PySOGS lists an unblinded poster by its Session ID.
         let x = session_crypto::curve::ed25519_pk_to_x25519(keys.public().as_bytes()).unwrap();

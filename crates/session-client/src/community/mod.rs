@@ -50,6 +50,7 @@ use session_crypto::sogs_auth::SogsAuthMode;
 use session_crypto::{AccountId, AccountKeys, IdPrefix};
 use session_rt::Clock;
 
+use crate::attachments::{Attachment, MAX_UPLOAD, NewFile, Progress, Stage};
 use crate::error::{ClientError, Result};
 use crate::store::{
     ClientStore, Community, CommunityDmRecord, CommunityMessage, CommunityUpdate, DmDirection,
@@ -780,13 +781,162 @@ impl CommunityClient {
     /// write permission, 429: rate limited, 404: no such room), network errors.
     pub async fn post(&self, room: &str, text: &str) -> Result<CommunityMessage> {
         message::check_text(text)?;
+        self.post_message(room, text, &[]).await
+    }
+
+    /// Uploads `files` to the room (`POST /room/{t}/file`, in plaintext: everyone who
+    /// can read the room can read them, as with Session clients) and posts them with an
+    /// optional caption; the server keeps the files as long as the post.
+    ///
+    /// # Errors
+    /// [`ClientError::BadInput`] for a file over [`MAX_UPLOAD`](crate::attachments::MAX_UPLOAD)
+    /// or a too long caption; a refusal (403: no upload permission, 413: too large),
+    /// network errors. Files uploaded before a failure expire within the hour.
+    pub async fn post_files(
+        &self,
+        room: &str,
+        text: &str,
+        files: &[NewFile],
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<CommunityMessage> {
+        if !text.is_empty() {
+            message::check_text(text)?;
+        }
+        if files.is_empty() {
+            return self.post(room, text).await;
+        }
+        let room = canonical_room(room)?;
+        let mut attachments = Vec::with_capacity(files.len());
+        for file in files {
+            attachments.push(self.upload_file(&room, file, progress).await?);
+        }
+        self.post_message(&room, text, &attachments).await
+    }
+
+    /// Uploads one file to a room; the pointer to post.
+    async fn upload_file(
+        &self,
+        room: &str,
+        file: &NewFile,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Attachment> {
+        let size = file.data.len();
+        if size > MAX_UPLOAD {
+            return Err(ClientError::BadInput {
+                what: "attachment",
+                reason: format!(
+                    "the file is {size} bytes; community files can be at most {MAX_UPLOAD}"
+                ),
+            });
+        }
+        progress(Progress::new(Stage::Uploading, 0, size as u64));
+        let req = ApiRequest {
+            method: "POST",
+            path: format!("/room/{room}/file"),
+            query: String::new(),
+            body: Some((file.data.clone(), "application/octet-stream")),
+        };
+        let v = self
+            .call(|| format!("upload a file to room {room:?}"), &req)
+            .await?;
+        let id = v
+            .get("id")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| ClientError::BadReply {
+                what: "room file upload reply",
+                reason: format!("no integer \"id\" in {v}"),
+            })?;
+        progress(Progress::new(Stage::Uploading, size as u64, size as u64));
+        Ok(Attachment {
+            url: format!("{}/room/{room}/file/{id}", self.base_url),
+            id,
+            key: Vec::new(),
+            digest: None,
+            size: size as u64,
+            content_type: file.content_type.clone(),
+            file_name: file.file_name.clone(),
+        })
+    }
+
+    /// Downloads attachment `index` of a room message (`GET /room/{t}/file/{id}` on
+    /// this server) and checks its size against the post.
+    ///
+    /// # Errors
+    /// [`ClientError::NotFound`] for a missing index; [`ClientError::BadInput`] for a
+    /// pointer to another server or room; 404 when the file expired; a size that
+    /// differs from the post.
+    pub async fn fetch_file(
+        &self,
+        msg: &CommunityMessage,
+        index: usize,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Vec<u8>> {
+        let pointer = msg.attachments.get(index).ok_or_else(|| {
+            ClientError::NotFound(format!(
+                "the message has {} attachment(s); there is no number {}",
+                msg.attachments.len(),
+                index + 1
+            ))
+        })?;
+        let prefix = format!("{}/room/{}/file/", self.base_url, msg.room);
+        let id = pointer
+            .url
+            .strip_prefix(&prefix)
+            .map(|rest| rest.split(['/', '#', '?']).next().unwrap_or_default())
+            .and_then(|id| id.parse::<u64>().ok())
+            .ok_or_else(|| ClientError::BadInput {
+                what: "attachment URL",
+                reason: format!(
+                    "{:?} is not a file of room {:?} on {}",
+                    pointer.url, msg.room, self.base_url
+                ),
+            })?;
+        progress(Progress::new(Stage::Downloading, 0, pointer.size));
+        let data = self
+            .call_bytes(
+                || format!("download file {id} of room {:?}", msg.room),
+                &ApiRequest::get(format!("/room/{}/file/{id}", msg.room)),
+            )
+            .await?;
+        progress(Progress::new(
+            Stage::Downloading,
+            data.len() as u64,
+            pointer.size,
+        ));
+        if pointer.size != 0 && data.len() as u64 != pointer.size {
+            return Err(ClientError::FileServer {
+                server: self.base_url.clone(),
+                reason: format!(
+                    "file {id} has {} bytes but the post says {}: not the file that was posted",
+                    data.len(),
+                    pointer.size
+                ),
+            });
+        }
+        Ok(data)
+    }
+
+    /// A signed request that must succeed; its raw body.
+    async fn call_bytes(&self, what: impl FnOnce() -> String, req: &ApiRequest) -> Result<Vec<u8>> {
+        let reply = self.request(req).await?;
+        self.check(what, &reply)?;
+        Ok(reply.body)
+    }
+
+    /// Posts a message with text and/or (already uploaded) room files, and stores it.
+    async fn post_message(
+        &self,
+        room: &str,
+        text: &str,
+        attachments: &[Attachment],
+    ) -> Result<CommunityMessage> {
         let room = canonical_room(room)?;
         let mode = self.auth_mode().await?;
         let body = message::build_post(
             self.keys.ed25519(),
             mode,
             &self.pubkey,
-            text,
+            (text, attachments),
             self.display_name.as_deref(),
             self.now_ms(),
         );

@@ -17,6 +17,7 @@
 
 use std::fmt;
 
+use crate::attachments::Attachment;
 use session_crypto::AccountId;
 
 /// A room to remember as joined.
@@ -161,6 +162,8 @@ pub struct CommunityMessage {
     pub deleted: bool,
     /// Reactions, in the server's order.
     pub reactions: Vec<CommunityReaction>,
+    /// Room files attached to the post (plaintext on the server; no key).
+    pub attachments: Vec<Attachment>,
 }
 
 impl fmt::Debug for CommunityMessage {

@@ -782,6 +782,7 @@ fn blinded(n: u8) -> AccountId {
 
 fn room_message(token: &str, id: u64, body: &str) -> CommunityMessage {
     CommunityMessage {
+        attachments: Vec::new(),
         base_url: SERVER.into(),
         room: token.into(),
         id,

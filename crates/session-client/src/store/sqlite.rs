@@ -183,10 +183,12 @@ CREATE TABLE community_dms (
 CREATE INDEX community_dms_time ON community_dms (base_url, posted_ms);
 ";
 
-/// Version 4: a message's attachment pointers (a JSON array of
-/// [`Attachment`](crate::attachments::Attachment): URL, key, digest, size, type, name).
+/// Version 4: the attachment pointers of one-to-one and community messages (a JSON
+/// array of [`Attachment`](crate::attachments::Attachment): URL, key, digest, size,
+/// type, name).
 pub const SCHEMA_V4: &str = "
 ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE community_messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]';
 ";
 
 /// The migrations: entry `n` takes the schema from version `n` to `n + 1`.
@@ -429,7 +431,7 @@ fn community_row(r: &Row<'_>) -> rusqlite::Result<Community> {
 
 /// The columns [`community_message_row`] reads, in order.
 const CMSG_COLS: &str = "base_url, token, id, seqno, sender, posted_ms, edited_ms, sent_ms, \
-                         body, display_name, status, deleted, reactions";
+                         body, display_name, status, deleted, reactions, attachments";
 
 fn community_message_row(r: &Row<'_>) -> rusqlite::Result<CommunityMessage> {
     let reactions: String = r.get(12)?;
@@ -449,6 +451,7 @@ fn community_message_row(r: &Row<'_>) -> rusqlite::Result<CommunityMessage> {
         status: MessageStatus::from_code(r.get(10)?),
         deleted: r.get(11)?,
         reactions,
+        attachments: attachments(r, 13)?,
     })
 }
 
@@ -1248,7 +1251,7 @@ impl ClientStore for SqliteStore {
             }
             conn.prepare_cached(&format!(
                 "INSERT OR REPLACE INTO community_messages ({CMSG_COLS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
             ))?
             .execute(params![
                 msg.base_url,
@@ -1264,6 +1267,7 @@ impl ClientStore for SqliteStore {
                 msg.status.code(),
                 msg.deleted,
                 reactions_json(&msg.reactions)?,
+                attachments_sql(&msg.attachments)?,
             ])?;
             Ok(())
         })

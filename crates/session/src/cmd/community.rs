@@ -11,7 +11,7 @@
 //! room of that name, `server/token` (`http://127.0.0.1:8080/lobby`, or without the
 //! scheme).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
@@ -25,6 +25,9 @@ use session_client::store::{
 use session_client::{ClientError, CommunityClient, OnionClient};
 use session_crypto::AccountId;
 
+use session_client::attachments::MAX_UPLOAD;
+
+use super::chat::files;
 use super::chat::format::{short_id, table, utc_time};
 use super::chat::{NetArgs, load_network};
 use crate::{account_file, profile_file, ui};
@@ -42,8 +45,11 @@ pub enum CommunityCommand {
     /// Fetch new messages of a room, then show the newest ones (time, author, text,
     /// reactions).
     Read(ReadArgs),
-    /// Post a message to a room.
+    /// Post a message to a room, with files if you like (room files are not encrypted:
+    /// everyone who can read the room can download them).
     Post(PostArgs),
+    /// Save a file posted in a room: downloads it and checks its size against the post.
+    Save(SaveArgs),
     /// Add (or with --remove, take back) a reaction to a message.
     React(ReactArgs),
     /// Delete one of your messages (or any, as a moderator) for everyone.
@@ -102,14 +108,42 @@ pub struct PostArgs {
     /// The room: its token, or `server/token`.
     #[arg(value_name = "ROOM")]
     room: String,
-    /// The message (the words are joined with spaces).
+    /// The message (the words are joined with spaces); with --file, an optional
+    /// caption.
     #[arg(
         value_name = "TEXT",
-        required = true,
+        required_unless_present = "file",
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
     text: Vec<String>,
+    /// Attach this file (at most 10 MB; repeat for several). It is uploaded to the room
+    /// as it is: room files are readable by everyone in the room.
+    #[arg(long, short = 'f', value_name = "PATH")]
+    file: Vec<PathBuf>,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+/// Options of `session community save`.
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// The room: its token, or `server/token`.
+    #[arg(value_name = "ROOM")]
+    room: String,
+    /// The message id, as `read` shows it (`#12`).
+    #[arg(value_name = "MESSAGE_ID")]
+    id: String,
+    /// Where to save it: a file name, or an existing directory to save it in under the
+    /// poster's file name (default: the current directory).
+    #[arg(value_name = "PATH")]
+    path: Option<PathBuf>,
+    /// Which file of the message (1 = the first).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    index: usize,
+    /// Replace the target file if it exists.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -207,6 +241,7 @@ pub fn run(command: CommunityCommand, data_dir: &Path, json: bool) -> anyhow::Re
             CommunityCommand::Join(a) => join(a, env).await,
             CommunityCommand::Read(a) => read(a, env).await,
             CommunityCommand::Post(a) => post(a, env).await,
+            CommunityCommand::Save(a) => save(a, env).await,
             CommunityCommand::React(a) => react(a, env).await,
             CommunityCommand::Delete(a) => delete(a, env).await,
             CommunityCommand::Dm(a) => dm(a, env).await,
@@ -383,6 +418,7 @@ fn message_json(m: &CommunityMessage, me: &AccountId) -> Value {
         "reactions": m.reactions.iter().map(|r| json!({
             "emoji": r.emoji, "count": r.count, "you": r.you, "reactors": r.reactors,
         })).collect::<Vec<_>>(),
+        "attachments": m.attachments.iter().map(files::attachment_json).collect::<Vec<_>>(),
     })
 }
 
@@ -393,7 +429,14 @@ fn message_line(m: &CommunityMessage, me: &AccountId) -> String {
         ""
     };
     let text = match m.status {
-        MessageStatus::Valid => m.body.clone(),
+        MessageStatus::Valid => {
+            let mut parts: Vec<String> = Vec::new();
+            if !m.body.is_empty() {
+                parts.push(m.body.clone());
+            }
+            parts.extend(m.attachments.iter().map(files::attachment_label));
+            parts.join("  ")
+        }
         MessageStatus::BadSignature => {
             "⚠ the signature does not verify: someone altered this message (not shown)".into()
         }
@@ -606,19 +649,93 @@ async fn read(args: ReadArgs, env: Env<'_>) -> anyhow::Result<()> {
 }
 
 async fn post(args: PostArgs, env: Env<'_>) -> anyhow::Result<()> {
-    let text = words(&args.text)?;
+    let new_files = args
+        .file
+        .iter()
+        .map(|p| files::read_file_to_send(p, MAX_UPLOAD))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let text = if new_files.is_empty() || !args.text.is_empty() {
+        words(&args.text)?
+    } else {
+        String::new()
+    };
     let store = open_store(env)?;
     let c = find_room(store.as_ref(), &args.room)?;
     let client = client_for(env, store, &c, &args.net)?;
-    let m = client
-        .post(&c.token, &text)
-        .await
+    let bar = files::TransferBar::new(env.json);
+    let posted = client
+        .post_files(&c.token, &text, &new_files, &mut |p| bar.update(p))
+        .await;
+    bar.finish();
+    let m = posted
         .map_err(explain)
         .with_context(|| format!("cannot post to {}", c.token))?;
     if env.json {
         ui::print_json(&message_json(&m, &client.own_id()));
     } else {
         println!("Posted to {} as #{}", c.token, m.id);
+    }
+    Ok(())
+}
+
+async fn save(args: SaveArgs, env: Env<'_>) -> anyhow::Result<()> {
+    if args.index == 0 {
+        bail!("--index counts from 1 (the first file)");
+    }
+    let id = parse_id(&args.id)?;
+    let store = open_store(env)?;
+    let c = find_room(store.as_ref(), &args.room)?;
+    let client = client_for(env, Arc::clone(&store), &c, &args.net)?;
+    let Some(msg) = store.community_message(&c.base_url, &c.token, id)? else {
+        bail!(
+            "no message #{id} of {} on this device; `session community read {}` fetches \
+             and lists them",
+            c.token,
+            c.token
+        );
+    };
+    let Some(pointer) = msg.attachments.get(args.index - 1) else {
+        bail!(
+            "message #{id} has {} file(s); --index {} does not exist",
+            msg.attachments.len(),
+            args.index
+        );
+    };
+    let target = files::target_path(args.path.as_deref(), pointer);
+    if !args.force && target.exists() {
+        bail!(
+            "{} exists; give another PATH, or --force to replace it",
+            target.display()
+        );
+    }
+    let bar = files::TransferBar::new(env.json);
+    let fetched = client
+        .fetch_file(&msg, args.index - 1, &mut |p| bar.update(p))
+        .await;
+    bar.finish();
+    let data = fetched.map_err(explain).with_context(|| {
+        format!(
+            "cannot save {} (nothing was written)",
+            pointer.safe_file_name()
+        )
+    })?;
+    files::write_whole(&target, &data, args.force)?;
+    if env.json {
+        ui::print_json(&json!({
+            "room": c.token,
+            "id": id,
+            "path": target.display().to_string(),
+            "size": data.len(),
+            "file_name": pointer.file_name,
+            "content_type": pointer.content_type,
+        }));
+    } else {
+        println!(
+            "Saved {} to {} ({})",
+            pointer.safe_file_name(),
+            target.display(),
+            files::human_size(data.len() as u64)
+        );
     }
     Ok(())
 }

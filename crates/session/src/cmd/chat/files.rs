@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
-use session_client::attachments::{Attachment, NewFile, Progress, max_file_size};
+use session_client::attachments::{Attachment, NewFile, Progress};
 
 use super::{Env, NetArgs, find_hash, open};
 use crate::ui;
@@ -112,14 +112,13 @@ pub fn content_type_for(path: &Path) -> &'static str {
     }
 }
 
-/// Reads the file to send, with errors that say what to fix.
-pub fn read_file_to_send(path: &Path) -> anyhow::Result<NewFile> {
+/// Reads the file to send (at most `max` bytes), with errors that say what to fix.
+pub fn read_file_to_send(path: &Path, max: usize) -> anyhow::Result<NewFile> {
     let meta = fs::metadata(path)
         .with_context(|| format!("cannot read {}: check the path", path.display()))?;
     if !meta.is_file() {
         bail!("{} is not a file", path.display());
     }
-    let max = max_file_size();
     if meta.len() > max as u64 {
         bail!(
             "{} is {} ({} bytes); attachments can be at most {} ({max} bytes)",
@@ -179,7 +178,7 @@ pub fn attachment_json(a: &Attachment) -> Value {
 }
 
 /// Where to save: `path` (a directory gets the sender's file name inside it).
-fn target_path(path: Option<&Path>, a: &Attachment) -> PathBuf {
+pub fn target_path(path: Option<&Path>, a: &Attachment) -> PathBuf {
     match path {
         None => PathBuf::from(a.safe_file_name()),
         Some(p) if p.is_dir() => p.join(a.safe_file_name()),
@@ -190,7 +189,7 @@ fn target_path(path: Option<&Path>, a: &Attachment) -> PathBuf {
 /// Writes `data` to `target` through a temporary file in the same directory that is
 /// renamed into place, so an interrupted save never leaves a partial file under the
 /// target's name. Refuses to replace an existing file unless `force`.
-fn write_whole(target: &Path, data: &[u8], force: bool) -> anyhow::Result<()> {
+pub fn write_whole(target: &Path, data: &[u8], force: bool) -> anyhow::Result<()> {
     if !force && target.exists() {
         bail!(
             "{} exists; give another PATH, or --force to replace it",

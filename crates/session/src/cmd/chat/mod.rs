@@ -26,7 +26,7 @@ use session_crypto::AccountId;
 
 use crate::{account_file, profile_file};
 
-mod files;
+pub mod files;
 pub mod format;
 mod inbox;
 mod live;

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::format::{self, peer_label, short_id};
 use super::{Env, NetArgs, files, find_hash, open, resolve_peer};
 use crate::ui;
+use session_client::attachments::max_file_size;
 
 /// Options of `session send`.
 #[derive(Debug, Args)]
@@ -85,7 +86,7 @@ pub async fn send(args: SendArgs, env: Env<'_>) -> anyhow::Result<()> {
     let file = args
         .file
         .as_deref()
-        .map(files::read_file_to_send)
+        .map(|p| files::read_file_to_send(p, max_file_size()))
         .transpose()?;
     let body = match (&file, args.text.is_empty()) {
         (Some(_), true) => String::new(),
