@@ -13,6 +13,7 @@ pub mod http;
 pub mod logging;
 pub mod lsrpc;
 pub mod redact;
+pub mod server_key;
 pub mod shutdown;
 pub mod sqlite;
 pub mod time;

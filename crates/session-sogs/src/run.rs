@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use session_crypto::{AccountId, X25519Keypair, X25519SecretKey};
+use session_crypto::{AccountId, X25519Keypair};
 use session_rt::http::ServeOptions;
 use session_rt::{Clock, Shutdown, SystemClock};
 use thiserror::Error;
@@ -58,54 +58,13 @@ pub enum RunError {
 /// creates a fresh one there (mode 0600, directory created as needed) if the file does
 /// not exist. Returns the key and whether it was created.
 pub fn load_or_create_key(path: &Path) -> Result<(X25519Keypair, bool), ConfigError> {
-    let key_err = |reason: String| ConfigError::Key {
-        path: path.display().to_string(),
-        reason,
-    };
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let secret = X25519SecretKey::from_slice(&bytes).map_err(|_| {
-                key_err(format!(
-                    "has {} bytes; a server key is exactly 32 raw bytes (PySOGS's key_x25519 \
-                     format). Restore the right file, or move it aside to start with a new \
-                     key (which changes every join URL)",
-                    bytes.len()
-                ))
-            })?;
-            warn_if_readable_by_others(path);
-            Ok((X25519Keypair::from_secret(secret), false))
+    session_rt::server_key::load_or_create(path, "which changes every join URL").map_err(|e| {
+        ConfigError::Key {
+            path: e.path,
+            reason: e.reason,
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                session_rt::fs::ensure_dir(dir).map_err(|e| key_err(e.to_string()))?;
-            }
-            let secret = X25519SecretKey::generate()
-                .map_err(|e| key_err(format!("cannot generate: {e}")))?;
-            session_rt::fs::write_private(path, secret.as_bytes())
-                .map_err(|e| key_err(e.to_string()))?;
-            tracing::info!(path = %path.display(), "created a new server key");
-            Ok((X25519Keypair::from_secret(secret), true))
-        }
-        Err(e) => Err(key_err(format!("cannot read it: {e}"))),
-    }
+    })
 }
-
-#[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(
-            path = %path.display(),
-            "the server key is readable by other users; run: chmod 600 {}",
-            path.display()
-        );
-    }
-}
-
-#[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &Path) {}
 
 /// Opens the store the configuration names (creating the data directory and an empty
 /// database as needed).

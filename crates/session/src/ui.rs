@@ -19,3 +19,42 @@ pub fn qr_code(text: &str) -> anyhow::Result<String> {
 pub fn print_json(value: &serde_json::Value) {
     println!("{value}");
 }
+
+/// `text` as a TOML basic string (JSON string escapes are valid TOML escapes).
+pub fn toml_string(text: &str) -> String {
+    serde_json::Value::String(text.to_owned()).to_string()
+}
+
+/// `init` of a server's configuration: writes `starter()` to `path` unless the file
+/// exists; then `overrides` (the options that would have gone into a new file, e.g.
+/// `--listen`) are refused, since they would be silently ignored. Returns whether the
+/// file was written.
+pub fn write_starter_config(
+    path: &std::path::Path,
+    overrides: &[(&str, bool)],
+    starter: impl FnOnce() -> String,
+) -> anyhow::Result<bool> {
+    use anyhow::Context as _;
+    if path.exists() {
+        let given: Vec<&str> = overrides
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| *name)
+            .collect();
+        if !given.is_empty() {
+            anyhow::bail!(
+                "{} exists already; edit it instead of passing {} (or choose another file \
+                 with --config)",
+                path.display(),
+                given.join("/")
+            );
+        }
+        return Ok(false);
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    }
+    std::fs::write(path, starter()).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(true)
+}

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use session_files::FilesConfig;
@@ -139,11 +139,6 @@ fn open(path: &Path) -> anyhow::Result<(FilesConfig, Arc<FileStore>)> {
     Ok((config, store))
 }
 
-fn toml_string(text: &str) -> String {
-    // JSON string escapes are valid TOML basic-string escapes.
-    serde_json::Value::String(text.to_owned()).to_string()
-}
-
 fn shell_quote(text: &str) -> String {
     if text
         .chars()
@@ -162,7 +157,7 @@ fn starter_config(args: &InitArgs) -> String {
         .map_or_else(|| "files-data".to_owned(), |d| d.display().to_string());
     let listen = args.listen.unwrap_or(DEFAULT_LISTEN).to_string();
     let public_url = match &args.public_url {
-        Some(url) => format!("public_url = {}\n", toml_string(url)),
+        Some(url) => format!("public_url = {}\n", ui::toml_string(url)),
         None => "# public_url = \"https://files.example.org\"\n".to_owned(),
     };
     format!(
@@ -185,8 +180,8 @@ fn starter_config(args: &InitArgs) -> String {
          # [session_version.desktop]\n\
          # version = \"1.16.2\"\n\
          # assets = [{{ name = \"…\", url = \"https://…\" }}]\n",
-        data_dir = toml_string(&data_dir),
-        listen = toml_string(&listen),
+        data_dir = ui::toml_string(&data_dir),
+        listen = ui::toml_string(&listen),
     )
 }
 
@@ -195,24 +190,15 @@ fn init(args: &InitArgs, json: bool) -> anyhow::Result<()> {
     if let Some(url) = &args.public_url {
         check_public_url(url).map_err(|r| anyhow::anyhow!("--public-url: {r}"))?;
     }
-    let wrote = if path.exists() {
-        if args.public_url.is_some() || args.listen.is_some() || args.data_dir.is_some() {
-            bail!(
-                "{} exists already; edit it instead of passing --public-url/--listen/--data-dir \
-                 (or choose another file with --config)",
-                path.display()
-            );
-        }
-        false
-    } else {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create directory {}", dir.display()))?;
-        }
-        std::fs::write(path, starter_config(args))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        true
-    };
+    let wrote = ui::write_starter_config(
+        path,
+        &[
+            ("--public-url", args.public_url.is_some()),
+            ("--listen", args.listen.is_some()),
+            ("--data-dir", args.data_dir.is_some()),
+        ],
+        || starter_config(args),
+    )?;
     let config = FilesConfig::load(path)?;
     let (key, key_created) = load_or_create_key(&config.key_path())?;
     open_store(&config)?;

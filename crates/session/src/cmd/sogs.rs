@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use session_crypto::{AccountId, IdPrefix};
@@ -676,7 +676,7 @@ fn starter_config(args: &InitArgs) -> String {
         .data_dir
         .as_ref()
         .map_or_else(|| "sogs-data".to_owned(), |d| d.display().to_string());
-    s.push_str(&format!("data_dir = {}\n\n", toml_string(&data_dir)));
+    s.push_str(&format!("data_dir = {}\n\n", ui::toml_string(&data_dir)));
     s.push_str(
         "# HTTP listener: loopback behind a TLS reverse proxy, or 0.0.0.0:80 to serve\n\
          # directly.\n",
@@ -685,14 +685,14 @@ fn starter_config(args: &InitArgs) -> String {
         .listen
         .unwrap_or(session_sogs::config::DEFAULT_LISTEN)
         .to_string();
-    s.push_str(&format!("listen = {}\n\n", toml_string(&listen)));
+    s.push_str(&format!("listen = {}\n\n", ui::toml_string(&listen)));
     s.push_str(
         "# The address clients reach this server at (no path); join URLs are\n\
          # {base_url}/{room}?public_key={server key}. Session clients need a dotted host\n\
          # (an IP address or a domain name, not localhost).\n",
     );
     match &args.base_url {
-        Some(url) => s.push_str(&format!("base_url = {}\n", toml_string(url))),
+        Some(url) => s.push_str(&format!("base_url = {}\n", ui::toml_string(url))),
         None => s.push_str("# base_url = \"https://sogs.example.org\"\n"),
     }
     s.push_str(
@@ -702,35 +702,21 @@ fn starter_config(args: &InitArgs) -> String {
     s
 }
 
-fn toml_string(text: &str) -> String {
-    // JSON string escapes are valid TOML basic-string escapes.
-    serde_json::Value::String(text.to_owned()).to_string()
-}
-
 fn init(args: &InitArgs, json: bool) -> anyhow::Result<()> {
     let path = &args.config.config;
     if let Some(url) = &args.base_url {
         session_sogs::config::check_base_url(url)
             .map_err(|r| anyhow::anyhow!("--base-url: {r}"))?;
     }
-    let wrote = if path.exists() {
-        if args.base_url.is_some() || args.listen.is_some() || args.data_dir.is_some() {
-            bail!(
-                "{} exists already; edit it instead of passing --base-url/--listen/--data-dir \
-                 (or choose another file with --config)",
-                path.display()
-            );
-        }
-        false
-    } else {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create directory {}", dir.display()))?;
-        }
-        std::fs::write(path, starter_config(args))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        true
-    };
+    let wrote = ui::write_starter_config(
+        path,
+        &[
+            ("--base-url", args.base_url.is_some()),
+            ("--listen", args.listen.is_some()),
+            ("--data-dir", args.data_dir.is_some()),
+        ],
+        || starter_config(args),
+    )?;
     let config = SogsConfig::load(path)?;
     let (key, key_created) = load_or_create_key(&config.key_path())?;
     let store = session_sogs::run::open_store(&config)?;
