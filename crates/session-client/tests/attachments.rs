@@ -9,7 +9,8 @@
 //! * the server never holds plaintext: its files and database are scanned for the
 //!   content;
 //! * a tampered blob, a wrong key, a truncated blob, an expired file and an oversize
-//!   file each give their own clear error, and a refused send keeps nothing.
+//!   file each give their own clear error, and a refused send keeps nothing; a
+//!   legacy-format (AES-CBC + HMAC) blob downloads and decrypts the same way.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -288,6 +289,31 @@ async fn tampered_wrong_key_truncated_expired_and_oversize_files_fail_clearly() 
         "{e}"
     );
     assert_eq!(download(good.clone()).await.unwrap(), data);
+
+    // A legacy-format (AES-CBC + HMAC) file, as older clients upload them, downloads
+    // and decrypts through the same path.
+    let legacy = session_crypto::attachments::legacy_encrypt(&data, true).unwrap();
+    let up = server.upload(legacy.blob.clone(), &mut |_| {}).await.unwrap();
+    let old_style = Attachment {
+        url: format!("{}/file/{}", files.url, up.id),
+        id: up.id.parse().unwrap(),
+        key: legacy.key.as_bytes().to_vec(),
+        digest: Some(legacy.digest.to_vec()),
+        size: data.len() as u64,
+        content_type: None,
+        file_name: None,
+    };
+    assert_eq!(download(old_style.clone()).await.unwrap(), data);
+    let mut old_tampered = old_style;
+    old_tampered.key[40] ^= 1;
+    let e = download(old_tampered).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ClientError::Attachment(AttachmentError::WrongKeyOrCorrupt)
+        ),
+        "{e}"
+    );
 
     // A URL naming a server whose key is unknown.
     let mut stranger = good.clone();
