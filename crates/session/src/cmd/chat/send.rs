@@ -30,8 +30,9 @@ pub struct SendArgs {
         allow_hyphen_values = true
     )]
     text: Vec<String>,
-    /// Attach this file (at most about 9.9 MB): it is encrypted here, uploaded to the
-    /// network's file server through an onion path, and only the recipient gets the key.
+    /// Attach this file (at most 9,956,278 bytes: what fits in one 10 MB upload once
+    /// encrypted). It is encrypted here and uploaded to the network's file server through
+    /// an onion path; only the recipient gets the key.
     #[arg(long, short = 'f', value_name = "PATH")]
     file: Option<PathBuf>,
     #[command(flatten)]
