@@ -21,6 +21,7 @@
 //! let (alice, bob) = (AccountKeys::generate()?, AccountKeys::generate()?);
 //! let msg = Outgoing::Text {
 //!     body: "hello".into(),
+//!     attachments: Vec::new(),
 //!     profile: Some(Profile::named("Alice")),
 //!     expiry: None,
 //! };
