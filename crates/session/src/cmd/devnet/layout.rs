@@ -73,7 +73,8 @@ impl DevnetSettings {
     pub fn check_base_port(&self) -> anyhow::Result<()> {
         if self.base_port < 2 {
             bail!(
-                "base port {} is too low: the file server listens on base_port − 1; use a                  base port of at least 2 (e.g. --base-port {})",
+                "base port {} is too low: the file server listens on base_port − 1; use a \
+                 base port of at least 2 (e.g. --base-port {})",
                 self.base_port,
                 crate::cmd::devnet::DEFAULT_BASE_PORT
             );

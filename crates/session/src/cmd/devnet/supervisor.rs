@@ -5,9 +5,9 @@
 //!
 //! Children run `session devnet child {registry|sogs|files|node} run --config …`: the
 //! ordinary `registry run` / `sogs run` / `files run` / `node run` code plus a watchdog
-//! on stdin, a pipe the supervisor holds
-//! open. If the supervisor dies, even by SIGKILL, the pipe closes and every child shuts
-//! itself down (SIGTERM to itself, exit after a grace period): no orphans. Pid files
+//! on stdin, a pipe the supervisor holds open. If the supervisor dies, even by SIGKILL,
+//! the pipe closes and every child shuts itself down (SIGTERM to itself, exit after a
+//! grace period): no orphans. Pid files
 //! (`pid`) let a later start find and stop leftovers anyway, and let the drill commands
 //! see what runs. Children get their own process group, so a terminal's Ctrl-C reaches
 //! the supervisor only, which stops the nodes before the registry.
