@@ -293,7 +293,10 @@ async fn tampered_wrong_key_truncated_expired_and_oversize_files_fail_clearly() 
     // A legacy-format (AES-CBC + HMAC) file, as older clients upload them, downloads
     // and decrypts through the same path.
     let legacy = session_crypto::attachments::legacy_encrypt(&data, true).unwrap();
-    let up = server.upload(legacy.blob.clone(), &mut |_| {}).await.unwrap();
+    let up = server
+        .upload(legacy.blob.clone(), &mut |_| {})
+        .await
+        .unwrap();
     let old_style = Attachment {
         url: format!("{}/file/{}", files.url, up.id),
         id: up.id.parse().unwrap(),
