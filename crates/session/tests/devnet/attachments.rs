@@ -96,9 +96,10 @@ pub fn attachments_flow(devnet: &Path, dir: &Path, network: &Path) {
         let data = content(*size, i as u64);
         let path = files.join(format!("file-{size}.bin"));
         std::fs::write(&path, &data).unwrap();
+        // Both orders work: options before TO, or `send TO --file PATH [CAPTION]`.
         let mut args = vec!["send", "--file", path.to_str().unwrap(), b.id.as_str()];
         if *size == 1 {
-            args.push("one byte");
+            args = vec!["send", &b.id, "--file", path.to_str().unwrap(), "one byte"];
         }
         let sent = a.json(&args);
         let att = &sent["attachments"][0];
