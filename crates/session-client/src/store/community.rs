@@ -17,8 +17,9 @@
 
 use std::fmt;
 
-use crate::attachments::Attachment;
 use session_crypto::AccountId;
+
+use crate::attachments::Attachment;
 
 /// A room to remember as joined.
 #[derive(Clone, Debug, PartialEq, Eq)]

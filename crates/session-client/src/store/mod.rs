@@ -46,9 +46,10 @@
 
 use std::fmt;
 
-use crate::attachments::Attachment;
 use session_crypto::AccountId;
 use thiserror::Error;
+
+use crate::attachments::Attachment;
 
 pub mod community;
 pub mod memory;
@@ -212,8 +213,7 @@ pub struct StoredMessage {
     pub expiry: Option<Expiry>,
     /// When it disappears, ms (`None`: never, or an after-read timer not started yet).
     pub expires_at_ms: Option<u64>,
-    /// Its attachments (pointers; [`Messenger::fetch_attachment`](crate::Messenger::fetch_attachment)
-    /// downloads one).
+    /// Its attachments (pointers; `Messenger::fetch_attachment` downloads one).
     pub attachments: Vec<Attachment>,
 }
 

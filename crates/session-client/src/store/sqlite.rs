@@ -19,11 +19,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::attachments::Attachment;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use session_crypto::AccountId;
 use session_rt::sqlite::{self, OpenError, VersionedDb};
+
+use crate::attachments::Attachment;
 
 use super::{
     ClientStore, Community, CommunityDmRecord, CommunityMessage, CommunityReaction,
