@@ -177,7 +177,10 @@ fn assert_all_exit(pids: &[u32], limit: Duration) {
 fn free_base_port() -> u16 {
     let seed = std::process::id() as u16;
     for i in 0..200u16 {
-        let base = 30_000 + (seed.wrapping_add(i.wrapping_mul(97)) % 3000) * 10;
+        // Below Linux's ephemeral range (32768–60999), so that the port-0 listeners and
+        // outgoing connections of tests running alongside cannot take a port of the range
+        // between this check and the devnet's start.
+        let base = 10_001 + (seed.wrapping_add(i.wrapping_mul(97)) % 500) * 20;
         let free = (0..=2 * NODES as u16 + 2)
             .all(|o| TcpListener::bind((Ipv4Addr::LOCALHOST, base - 1 + o)).is_ok());
         if free {
