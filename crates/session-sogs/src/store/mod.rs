@@ -408,6 +408,60 @@ pub struct Overrides {
 }
 
 impl Overrides {
+    /// The row of a user who has none yet (a moderator made later is listed publicly by
+    /// default).
+    pub(crate) fn fresh() -> Self {
+        Self {
+            visible_mod: true,
+            ..Self::default()
+        }
+    }
+
+    /// `change` applied to the read/accessible/write/upload overrides.
+    pub(crate) fn with_permissions(mut self, change: &PermissionChange) -> Self {
+        self.read = change.read.apply(self.read);
+        self.accessible = change.accessible.apply(self.accessible);
+        self.write = change.write.apply(self.write);
+        self.upload = change.upload.apply(self.upload);
+        self
+    }
+
+    /// A due scheduled change applied: a value equal to the room default clears the
+    /// override instead of setting it.
+    pub(crate) fn with_scheduled(
+        mut self,
+        read: Option<bool>,
+        write: Option<bool>,
+        upload: Option<bool>,
+        defaults: &RoomDefaults,
+    ) -> Self {
+        let pick = |v: Option<bool>, cur: Option<bool>, def: bool| match v {
+            Some(v) if v == def => None,
+            Some(v) => Some(v),
+            None => cur,
+        };
+        self.read = pick(read, self.read, defaults.read);
+        self.write = pick(write, self.write, defaults.write);
+        self.upload = pick(upload, self.upload, defaults.upload);
+        self
+    }
+
+    /// A room moderator change applied (making someone a moderator lifts their ban and
+    /// sets their visibility); also whether the room's moderator list changed (then its
+    /// `info_updates` goes up).
+    pub(crate) fn with_moderator_change(self, change: &ModeratorChange) -> Result<(Self, bool)> {
+        let (moderator, admin) = apply_moderator_change(change, self.moderator, self.admin)?;
+        let mut o = self;
+        o.moderator = moderator;
+        o.admin = admin;
+        if moderator {
+            o.banned = false;
+            o.visible_mod = change.visible.unwrap_or(true);
+        }
+        let listed = |x: &Self| (x.moderator, x.admin, x.visible_mod);
+        Ok((o, listed(&o) != listed(&self)))
+    }
+
     /// Whether the row says nothing (such rows are deleted).
     pub fn is_empty(&self) -> bool {
         !self.banned
@@ -504,6 +558,17 @@ pub enum Setting {
     Clear,
 }
 
+impl Setting {
+    /// The override after this change.
+    pub(crate) fn apply(self, current: Option<bool>) -> Option<bool> {
+        match self {
+            Self::Keep => current,
+            Self::Set(v) => Some(v),
+            Self::Clear => None,
+        }
+    }
+}
+
 /// A change of a user's permission overrides in a room
 /// (`POST /room/{t}/permissions/{sid}`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -521,6 +586,20 @@ pub struct PermissionChange {
     pub unschedule: bool,
 }
 
+impl PermissionChange {
+    /// Refuses a change that changes nothing.
+    pub(crate) fn check(&self) -> Result<()> {
+        let settings = [self.read, self.accessible, self.write, self.upload];
+        if settings.iter().all(|s| *s == Setting::Keep) {
+            return Err(StoreError::Invalid {
+                what: "permission change",
+                reason: "none of read, accessible, write, upload is changed".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Permission changes to schedule (`POST /room/{t}/futurePermissions/{sid}`); at least
 /// one must be given. When applied, a value equal to the room default clears the
 /// override instead.
@@ -532,6 +611,19 @@ pub struct ScheduledChange {
     pub write: Option<bool>,
     /// New `upload`.
     pub upload: Option<bool>,
+}
+
+impl ScheduledChange {
+    /// Refuses a change that gives no permission.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.read.is_none() && self.write.is_none() && self.upload.is_none() {
+            return Err(StoreError::Invalid {
+                what: "scheduled permission change",
+                reason: "none of read, write, upload is given".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A scheduled permission change or unban (`futurePermissions`).
@@ -1208,6 +1300,11 @@ pub(crate) fn apply_moderator_change(
         (None, Some(false)) => Ok((moderator, false)),
         (Some(true), Some(false)) => Ok((true, false)),
     }
+}
+
+/// A row count or limit as SQL's signed integer (saturating).
+pub(crate) fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 /// Locks a mutex, recovering from poisoning (transactions roll back on drop, so a

@@ -31,7 +31,7 @@ use super::{
     ModeratorChange, NewPost, NewRoom, Overrides, PermissionChange, Permissions, Pin, Reaction,
     ReadOptions, Result, Retention, Room, RoomDefaults, RoomModerator, RoomUpdate, ScheduledChange,
     Scope, Setting, SogsStore, StoreError, StoredFile, User, apply_moderator_change,
-    check_duration, check_reaction, check_time, check_token, lock, resolve_permissions,
+    check_duration, check_reaction, check_time, check_token, lock, resolve_permissions, sql_limit,
 };
 
 /// The database file name inside the data directory.
@@ -457,10 +457,6 @@ fn msg_row(r: &Row<'_>) -> rusqlite::Result<(Message, i64)> {
     ))
 }
 
-fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
 // ---- helpers on a connection (inside a transaction) ----
 
 fn room_by_token(c: &Connection, token: &str) -> R<Room> {
@@ -518,13 +514,6 @@ fn find_overrides(c: &Connection, room: i64, user: i64) -> R<Option<Overrides>> 
         |r| ov_row(r, 0),
     )
     .optional()?)
-}
-
-fn new_overrides() -> Overrides {
-    Overrides {
-        visible_mod: true,
-        ..Overrides::default()
-    }
 }
 
 /// Writes an override row, deleting it when it says nothing.
@@ -769,14 +758,6 @@ fn unpin_files(c: &Connection, retention: &Retention, room: i64, msg: i64) -> R<
         params![msg, retention.attached_file, room],
     )?;
     Ok(())
-}
-
-fn apply_setting(current: Option<bool>, s: Setting) -> Option<bool> {
-    match s {
-        Setting::Keep => current,
-        Setting::Set(v) => Some(v),
-        Setting::Clear => None,
-    }
 }
 
 fn dm_query(
@@ -1075,21 +1056,13 @@ impl SogsStore for SqliteStore {
         now: f64,
     ) -> Result<Option<Overrides>> {
         check_time("now", now)?;
-        let settings = [change.read, change.accessible, change.write, change.upload];
-        if settings.iter().all(|s| *s == Setting::Keep) {
-            return Err(StoreError::Invalid {
-                what: "permission change",
-                reason: "none of read, accessible, write, upload is changed".into(),
-            });
-        }
+        change.check()?;
         self.tx(|c| {
             let room = room_by_token(c, token)?;
             let u = ensure_user(c, user, now)?;
-            let mut o = find_overrides(c, room.id, u.id)?.unwrap_or_else(new_overrides);
-            o.read = apply_setting(o.read, change.read);
-            o.accessible = apply_setting(o.accessible, change.accessible);
-            o.write = apply_setting(o.write, change.write);
-            o.upload = apply_setting(o.upload, change.upload);
+            let o = find_overrides(c, room.id, u.id)?
+                .unwrap_or_else(Overrides::fresh)
+                .with_permissions(change);
             write_overrides(c, room.id, u.id, &o)?;
             if change.unschedule {
                 for (col, s) in [
@@ -1125,12 +1098,7 @@ impl SogsStore for SqliteStore {
         change: &ScheduledChange,
     ) -> Result<()> {
         check_time("scheduled time", at)?;
-        if change.read.is_none() && change.write.is_none() && change.upload.is_none() {
-            return Err(StoreError::Invalid {
-                what: "scheduled permission change",
-                reason: "none of read, write, upload is given".into(),
-            });
-        }
+        change.check()?;
         self.tx(|c| {
             let room = room_by_token(c, token)?;
             let u = ensure_user(c, user, at)?;
@@ -1221,19 +1189,10 @@ impl SogsStore for SqliteStore {
                 }
                 Scope::Room(token) => {
                     let room = room_by_token(c, token)?;
-                    let old = find_overrides(c, room.id, u.id)?.unwrap_or_else(new_overrides);
-                    let (m, a) = apply_moderator_change(change, old.moderator, old.admin)?;
-                    let mut o = old;
-                    o.moderator = m;
-                    o.admin = a;
-                    if m {
-                        o.banned = false;
-                        o.visible_mod = change.visible.unwrap_or(true);
-                    }
+                    let old = find_overrides(c, room.id, u.id)?.unwrap_or_else(Overrides::fresh);
+                    let (o, listed) = old.with_moderator_change(change)?;
                     write_overrides(c, room.id, u.id, &o)?;
-                    let info = if (o.moderator, o.admin, o.visible_mod)
-                        != (old.moderator, old.admin, old.visible_mod)
-                    {
+                    let info = if listed {
                         bump_info(c, room.id, 1)?
                     } else {
                         room.info_updates
@@ -1275,7 +1234,7 @@ impl SogsStore for SqliteStore {
                 }
                 Scope::Room(token) => {
                     let room = room_by_token(c, token)?;
-                    let old = find_overrides(c, room.id, u.id)?.unwrap_or_else(new_overrides);
+                    let old = find_overrides(c, room.id, u.id)?.unwrap_or_else(Overrides::fresh);
                     let mut o = old;
                     o.banned = true;
                     o.moderator = false;
@@ -1952,15 +1911,9 @@ impl SogsStore for SqliteStore {
             drop(stmt);
             for (id, room, user, read, write, upload) in due {
                 let d = room_by_id(c, room)?.defaults;
-                let mut o = find_overrides(c, room, user)?.unwrap_or_else(new_overrides);
-                let pick = |v: Option<bool>, cur: Option<bool>, def: bool| match v {
-                    Some(v) if v == def => None,
-                    Some(v) => Some(v),
-                    None => cur,
-                };
-                o.read = pick(read, o.read, d.read);
-                o.write = pick(write, o.write, d.write);
-                o.upload = pick(upload, o.upload, d.upload);
+                let o = find_overrides(c, room, user)?
+                    .unwrap_or_else(Overrides::fresh)
+                    .with_scheduled(read, write, upload, &d);
                 write_overrides(c, room, user, &o)?;
                 c.exec("DELETE FROM user_permission_futures WHERE id = ?1", [id])?;
                 counts.permission_changes += 1;
@@ -1991,7 +1944,7 @@ impl SogsStore for SqliteStore {
                         )?;
                     }
                     Some(room) => {
-                        let mut o = find_overrides(c, room, user)?.unwrap_or_else(new_overrides);
+                        let mut o = find_overrides(c, room, user)?.unwrap_or_else(Overrides::fresh);
                         if !(banned && o.moderator) {
                             o.banned = banned;
                             write_overrides(c, room, user, &o)?;
