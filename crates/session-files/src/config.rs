@@ -289,21 +289,10 @@ impl FilesConfig {
 /// Checks a public URL: `http(s)://host[:port]`, an optional trailing `/`, nothing else
 /// (clients append `/file/{id}`).
 pub fn check_public_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
-    let authority = rest.strip_suffix('/').unwrap_or(rest);
-    if authority.is_empty() {
-        return Err(format!("{url:?} has no host after the scheme"));
-    }
-    if authority.contains(['/', '?', '#', ' ', '@']) {
-        return Err(format!(
-            "{url:?}: give only scheme, host and port (e.g. https://files.example.org); \
-             clients append /file/ID themselves"
-        ));
-    }
-    Ok(())
+    session_rt::url::check_base_url(
+        url,
+        "e.g. https://files.example.org; clients append /file/ID themselves",
+    )
 }
 
 /// The `[file_server]` table of a client's `network.toml` for a server at `url` with

@@ -218,31 +218,3 @@ pub async fn run(
 ) -> Result<(), RunError> {
     FilesServer::open(config)?.serve(listener, shutdown).await
 }
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
-
-    use super::*;
-
-    #[test]
-    fn keys_are_created_private_and_reloaded() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub").join("key_x25519");
-        let (k1, created) = load_or_create_key(&path).unwrap();
-        assert!(created);
-        let (k2, created) = load_or_create_key(&path).unwrap();
-        assert!(!created);
-        assert_eq!(k1.public(), k2.public());
-        assert_eq!(std::fs::read(&path).unwrap().len(), 32);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o077, 0, "{mode:o}");
-        }
-        std::fs::write(&path, b"too short").unwrap();
-        let e = load_or_create_key(&path).unwrap_err().to_string();
-        assert!(e.contains("9 bytes") && e.contains("32 raw bytes"), "{e}");
-    }
-}

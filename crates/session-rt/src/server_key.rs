@@ -97,6 +97,7 @@ mod tests {
         let (k2, created) = load_or_create(&path, "x").unwrap();
         assert!(!created);
         assert_eq!(k1.public(), k2.public());
+        assert_eq!(std::fs::read(&path).unwrap().len(), 32);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -97,6 +97,30 @@ impl<'de> Deserialize<'de> for HttpUrl {
     }
 }
 
+/// Checks a server's public base URL, as operators write it in a config file:
+/// `http(s)://host[:port]` with an optional trailing `/` and nothing else. `no_path`
+/// finishes the error for a URL with a path, query, fragment or user info (an example
+/// and why clients need it bare).
+///
+/// # Errors
+/// What is wrong with `url`.
+pub fn check_base_url(url: &str, no_path: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty() {
+        return Err(format!("{url:?} has no host after the scheme"));
+    }
+    if authority.contains(['/', '?', '#', ' ', '@']) {
+        return Err(format!(
+            "{url:?}: give only scheme, host and port ({no_path})"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -485,22 +485,11 @@ impl SogsConfig {
 /// Checks a base URL: `http(s)://host[:port]`, an optional trailing `/`, nothing else
 /// (Session clients refuse join URLs with extra path components).
 pub fn check_base_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
-    let authority = rest.strip_suffix('/').unwrap_or(rest);
-    if authority.is_empty() {
-        return Err(format!("{url:?} has no host after the scheme"));
-    }
-    if authority.contains(['/', '?', '#', ' ', '@']) {
-        return Err(format!(
-            "{url:?}: give only scheme, host and port (e.g. https://sogs.example.org); \
-             Session clients reject join URLs with a path, and the room token is appended \
-             as the path"
-        ));
-    }
-    Ok(())
+    session_rt::url::check_base_url(
+        url,
+        "e.g. https://sogs.example.org; Session clients reject join URLs with a path, and the \
+         room token is appended as the path",
+    )
 }
 
 /// Why Session clients would refuse a join URL with this base URL's host (libsession

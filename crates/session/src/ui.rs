@@ -58,3 +58,15 @@ pub fn write_starter_config(
     std::fs::write(path, starter()).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(true)
 }
+
+/// `text` quoted for a POSIX shell when it needs it (for commands printed to copy).
+pub fn shell_quote(text: &str) -> String {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}

@@ -10,95 +10,40 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 #![cfg(unix)] // signals and /proc
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use serde_json::Value;
 
 #[path = "devnet/attachments.rs"]
 mod attachments;
+mod support;
+
+use support::Running;
 
 const NODES: usize = 7;
 
-/// Kills the devnet on drop, so a failing test leaves nothing behind (the children
-/// notice their supervisor's death on their own).
-struct Devnet {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Devnet {
-    fn start(dir: &Path, base_port: u16) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_session"))
-            .args(["devnet", "--nodes", &NODES.to_string(), "--timeout", "50"])
-            .arg("--base-port")
-            .arg(base_port.to_string())
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                eprintln!("devnet: {line}");
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// Waits (bounded) for a line starting with `prefix`.
-    fn wait_for(&mut self, prefix: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return line,
-                Ok(_) => {}
-                Err(e) => {
-                    let status = self.child.try_wait().unwrap();
-                    panic!("no {prefix:?} line within {limit:?} ({e}); devnet status {status:?}");
-                }
-            }
-        }
-    }
-
-    fn signal(&self, sig: Signal) {
-        kill(Pid::from_raw(self.child.id() as i32), sig).unwrap();
-    }
-
-    fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the devnet did not exit within {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+/// Starts `session devnet` on `dir` (killed on drop, so a failing test leaves nothing
+/// behind: the children notice their supervisor's death on their own).
+fn start_devnet(dir: &Path, base_port: u16) -> Running {
+    let base = base_port.to_string();
+    let nodes = NODES.to_string();
+    let args = [
+        "devnet",
+        "--nodes",
+        &nodes,
+        "--timeout",
+        "50",
+        "--base-port",
+        &base,
+        "--dir",
+        dir.to_str().unwrap(),
+    ];
+    Running::spawn(support::command(&args), "devnet")
 }
 
 fn session(args: &[&str], dir: &Path) -> (bool, String, String) {
@@ -109,10 +54,7 @@ fn session(args: &[&str], dir: &Path) -> (bool, String, String) {
 
 /// Runs `session` with exactly `args`.
 fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_session"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = support::session(args);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -197,7 +139,7 @@ fn devnet_forms_drills_stops_and_resumes() {
     let base = free_base_port();
 
     // Start: the swarm forms.
-    let mut dn = Devnet::start(&dir, base);
+    let mut dn = start_devnet(&dir, base);
     let formed = dn.wait_for("swarms formed", Duration::from_secs(50));
     assert!(formed.contains("7 nodes in 1 swarm"), "{formed}");
 
@@ -306,7 +248,7 @@ fn devnet_forms_drills_stops_and_resumes() {
     drop(dn);
 
     // Resume: same keys, same chain (height not lower).
-    let mut dn = Devnet::start(&dir, base);
+    let mut dn = start_devnet(&dir, base);
     dn.wait_for("swarms formed", Duration::from_secs(50));
     let st = status(&dir);
     let mut keys2: Vec<String> = st["nodes"]

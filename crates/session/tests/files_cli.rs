@@ -5,56 +5,15 @@
 //! it), the database commands while it runs, SIGTERM, clear errors; and the file server
 //! of `session devnet` (`file_server_runs_in_the_devnet`).
 
-use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use session_rt::http::{HttpConnection, HttpReply};
+use support::{Running, command, fails, json, ok};
 
-const BIN: &str = env!("CARGO_BIN_EXE_session");
-
-fn session(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("SESSION_FILES_CONFIG")
-        .env_remove("SESSION_FILES_LISTEN")
-        .env_remove("SESSION_FILES_LOG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run session")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = session(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = session(args);
-    assert!(
-        !out.status.success(),
-        "{args:?} succeeded but should fail:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn json(args: &[&str]) -> Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    serde_json::from_str(ok(&all).trim()).unwrap()
-}
+mod support;
 
 /// One HTTP request to `addr` over a fresh connection.
 fn call(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> HttpReply {
@@ -81,90 +40,6 @@ fn client_file_server(table: &str) -> (String, [u8; 32]) {
     let fs = cfg.file_server.expect("a [file_server] table");
     let (_, key) = fs.parse().unwrap();
     (fs.url, key)
-}
-
-#[cfg(unix)]
-fn signal(child: &Child, sig: nix::sys::signal::Signal) {
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
-    nix::sys::signal::kill(pid, sig).unwrap();
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "no exit within {limit:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A child whose stdout lines arrive on a channel; killed on drop.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Running {
-    fn spawn(args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env_remove("SESSION_FILES_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                eprintln!("child: {line}");
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// Lines up to and including the first one starting with `prefix`.
-    fn until(&mut self, prefix: &str, limit: Duration) -> Vec<String> {
-        let deadline = Instant::now() + limit;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let done = line.starts_with(prefix);
-                    seen.push(line);
-                    if done {
-                        return seen;
-                    }
-                }
-                Err(e) => panic!("no {prefix:?} line within {limit:?} ({e}): {seen:?}"),
-            }
-        }
-    }
-
-    /// Every line that arrives within `quiet` of the previous one.
-    fn drain(&mut self, quiet: Duration) -> Vec<String> {
-        let mut out = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(quiet) {
-            out.push(line);
-        }
-        out
-    }
 }
 
 fn init(dir: &Path, extra: &[&str]) -> (PathBuf, String) {
@@ -269,16 +144,19 @@ fn a_running_server_serves_and_stops_on_sigterm() {
     )
     .unwrap();
     let c = cfg.to_str().unwrap();
-    let mut server = Running::spawn(&[
-        "files",
-        "run",
-        "--config",
-        c,
-        "--listen",
-        "127.0.0.1:0",
-        "--log",
-        "warn",
-    ]);
+    let mut server = Running::spawn(
+        command(&[
+            "files",
+            "run",
+            "--config",
+            c,
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+        ]),
+        "child",
+    );
     let first = server.until(
         "session files listening on http://",
         Duration::from_secs(30),
@@ -377,20 +255,23 @@ fn a_running_server_serves_and_stops_on_sigterm() {
     // SIGTERM stops it cleanly.
     #[cfg(unix)]
     {
-        signal(&server.child, nix::sys::signal::Signal::SIGTERM);
-        let status = wait_exit(&mut server.child, Duration::from_secs(20));
+        server.signal(nix::sys::signal::Signal::SIGTERM);
+        let status = server.wait_exit(Duration::from_secs(20));
         assert!(status.success(), "{status:?}");
     }
     // Restarted: same key, same files.
-    let mut again = Running::spawn(&[
-        "--json",
-        "files",
-        "run",
-        "--config",
-        c,
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let mut again = Running::spawn(
+        command(&[
+            "--json",
+            "files",
+            "run",
+            "--config",
+            c,
+            "--listen",
+            "127.0.0.1:0",
+        ]),
+        "child",
+    );
     let line = again.until("{", Duration::from_secs(30));
     let v: Value = serde_json::from_str(line.last().unwrap()).unwrap();
     assert_eq!(v["public_key"], pubkey.as_str());
@@ -478,17 +359,20 @@ fn file_server_runs_in_the_devnet() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("dn");
     let base = free_base_port();
-    let mut dn = Running::spawn(&[
-        "devnet",
-        "--nodes",
-        "1",
-        "--timeout",
-        "60",
-        "--base-port",
-        &base.to_string(),
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
+    let mut dn = Running::spawn(
+        command(&[
+            "devnet",
+            "--nodes",
+            "1",
+            "--timeout",
+            "60",
+            "--base-port",
+            &base.to_string(),
+            "--dir",
+            dir.to_str().unwrap(),
+        ]),
+        "child",
+    );
     dn.until("swarms formed", Duration::from_secs(60));
     let summary = dn.until("file server: ", Duration::from_secs(10));
     assert!(
@@ -532,8 +416,8 @@ fn file_server_runs_in_the_devnet() {
         .parse()
         .unwrap();
 
-    signal(&dn.child, nix::sys::signal::Signal::SIGINT);
-    let status = wait_exit(&mut dn.child, Duration::from_secs(30));
+    dn.signal(nix::sys::signal::Signal::SIGINT);
+    let status = dn.wait_exit(Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
     assert!(!dir.join("files/pid").exists());
     assert!(

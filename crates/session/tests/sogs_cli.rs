@@ -3,53 +3,15 @@
 //! `session sogs …` end to end with the real binary: init, the admin commands on the
 //! database, and a running server's API and web pages.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+use support::{Running, command, fails, json, ok};
 
-const BIN: &str = env!("CARGO_BIN_EXE_session");
-
-fn session(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("SESSION_SOGS_CONFIG")
-        .env_remove("SESSION_SOGS_LISTEN")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run session")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = session(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = session(args);
-    assert!(
-        !out.status.success(),
-        "{args:?} succeeded but should fail:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn json(args: &[&str]) -> Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    serde_json::from_str(ok(&all).trim()).unwrap()
-}
+mod support;
 
 /// A parsed join URL: `http(s)://host[:port]/token?public_key=<64 lowercase hex>`, checked
 /// against the client library's parser too.
@@ -486,23 +448,16 @@ fn configuration_errors_say_what_to_fix() {
 
 // ---- a running server ----
 
-/// A `session sogs run` child, killed on drop.
+/// A `session sogs run` child (killed on drop), its address and its first lines.
 struct Server {
-    child: Child,
+    run: Running,
     addr: SocketAddr,
     lines: Vec<String>,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_server(cfg: &Path) -> Server {
-    let mut child = Command::new(BIN)
-        .args([
+    let mut run = Running::spawn(
+        command(&[
             "sogs",
             "run",
             "--config",
@@ -511,42 +466,19 @@ fn start_server(cfg: &Path) -> Server {
             "127.0.0.1:0",
             "--log",
             "warn",
-        ])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut lines = Vec::new();
-    let mut addr = None;
+        ]),
+        "sogs",
+    );
     // The first line has the address; the room lines follow at once.
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => {
-                if let Some(a) = line.strip_prefix("session sogs listening on http://") {
-                    addr = Some(a.parse().unwrap());
-                }
-                lines.push(line);
-            }
-            Err(_) if addr.is_some() => break,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(e) => panic!("server exited early: {e}; output: {lines:?}"),
-        }
-    }
-    let addr = addr.unwrap_or_else(|| panic!("no address announced: {lines:?}"));
-    Server { child, addr, lines }
+    let prefix = "session sogs listening on http://";
+    let mut lines = run.until(prefix, Duration::from_secs(30));
+    let addr = lines
+        .last()
+        .and_then(|l| l.strip_prefix(prefix))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address announced: {lines:?}"));
+    lines.extend(run.drain(Duration::from_millis(200)));
+    Server { run, addr, lines }
 }
 
 struct Reply {
@@ -730,17 +662,9 @@ fn running_server_serves_the_api_and_the_web_pages() {
     #[cfg(unix)]
     {
         let mut server = server;
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(server.child.id()).unwrap());
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                assert!(status.success(), "{status:?}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        server.run.signal(nix::sys::signal::Signal::SIGTERM);
+        let status = server.run.wait_exit(Duration::from_secs(20));
+        assert!(status.success(), "{status:?}");
     }
 }
 

@@ -8,60 +8,43 @@
 //! `scripts/chromium`); skipped with a message otherwise. Set
 //! `SESSION_TEST_SCREENSHOT_DIR` to keep the screenshots.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_session");
+use support::{Running, command, ok};
 
-fn ok(args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_remove("SESSION_SOGS_CONFIG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod support;
 
+/// A `session sogs run` child (killed on drop) and its address.
 struct Server {
-    child: Child,
+    _run: Running,
     addr: SocketAddr,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_server(cfg: &Path) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["sogs", "run", "--config", cfg.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0", "--log", "warn"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
+    let mut run = Running::spawn(
+        command(&[
+            "sogs",
+            "run",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+        ]),
+        "sogs",
+    );
+    let prefix = "session sogs listening on http://";
+    let first = run.wait_for(prefix, Duration::from_secs(30));
     let addr = first
-        .strip_prefix("session sogs listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .parse()
-        .unwrap();
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, addr }
+        .strip_prefix(prefix)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected line {first:?}"));
+    Server { _run: run, addr }
 }
 
 /// Posts two messages to the lobby directly in the database, as clients would send

@@ -11,7 +11,7 @@ use super::{
     CommunityUpdate, Contact, Conversation, ConversationKind, Cursor, Direction, DmDirection,
     Expiry, Inserted, MessageId, NewCommunity, NewMessage, RejectReason, RejectedCounts, Result,
     StoredMessage, check_community_message, check_hash, check_i64, check_ms, check_new,
-    expiry_when_read, initial_expiry, lock, sort_conversations,
+    check_opt_i64, expiry_when_read, initial_expiry, lock, sort_conversations,
 };
 
 #[derive(Debug, Clone)]
@@ -584,14 +584,10 @@ impl ClientStore for MemoryStore {
         token: &str,
         update: &CommunityUpdate,
     ) -> Result<bool> {
-        for (what, v) in [
+        check_opt_i64(&[
             ("info_updates", update.info_updates),
             ("seqno", update.seqno),
-        ] {
-            if let Some(v) = v {
-                check_i64(what, v)?;
-            }
-        }
+        ])?;
         let mut g = lock(&self.inner);
         let Some(r) = g.rooms.get_mut(&(base_url.to_owned(), token.to_owned())) else {
             return Ok(false);
@@ -622,11 +618,7 @@ impl ClientStore for MemoryStore {
         inbox_since: Option<u64>,
         outbox_since: Option<u64>,
     ) -> Result<bool> {
-        for (what, v) in [("inbox id", inbox_since), ("outbox id", outbox_since)] {
-            if let Some(v) = v {
-                check_i64(what, v)?;
-            }
-        }
+        check_opt_i64(&[("inbox id", inbox_since), ("outbox id", outbox_since)])?;
         let mut g = lock(&self.inner);
         let Some(s) = g.servers.get_mut(base_url) else {
             return Ok(false);

@@ -657,6 +657,16 @@ pub(crate) fn check_i64(what: &'static str, v: u64) -> Result<()> {
     Ok(())
 }
 
+/// [`check_i64`] of each given value.
+pub(crate) fn check_opt_i64(values: &[(&'static str, Option<u64>)]) -> Result<()> {
+    for (what, v) in values {
+        if let Some(v) = v {
+            check_i64(what, *v)?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks that a server hash is usable.
 pub(crate) fn check_hash(hash: &str) -> Result<()> {
     if hash.is_empty() {

@@ -31,8 +31,8 @@ use super::{
     CommunityUpdate, Contact, Conversation, ConversationKind, Cursor, Direction, DmDirection,
     Expiry, ExpiryMode, Inserted, MessageId, MessageStatus, NewCommunity, NewMessage,
     ProfilePicture, RejectReason, RejectedCounts, Result, StoreError, StoredMessage,
-    check_community_message, check_hash, check_i64, check_ms, check_new, expiry_when_read,
-    initial_expiry, lock, sort_conversations,
+    check_community_message, check_hash, check_i64, check_ms, check_new, check_opt_i64,
+    expiry_when_read, initial_expiry, lock, sort_conversations,
 };
 
 /// The database file name inside the data directory.
@@ -1178,14 +1178,10 @@ impl ClientStore for SqliteStore {
         token: &str,
         update: &CommunityUpdate,
     ) -> Result<bool> {
-        for (what, v) in [
+        check_opt_i64(&[
             ("info_updates", update.info_updates),
             ("seqno", update.seqno),
-        ] {
-            if let Some(v) = v {
-                check_i64(what, v)?;
-            }
-        }
+        ])?;
         self.with(|conn| {
             let n = conn
                 .prepare_cached(
@@ -1219,11 +1215,7 @@ impl ClientStore for SqliteStore {
         inbox_since: Option<u64>,
         outbox_since: Option<u64>,
     ) -> Result<bool> {
-        for (what, v) in [("inbox id", inbox_since), ("outbox id", outbox_since)] {
-            if let Some(v) = v {
-                check_i64(what, v)?;
-            }
-        }
+        check_opt_i64(&[("inbox id", inbox_since), ("outbox id", outbox_since)])?;
         self.with(|conn| {
             let n = conn
                 .prepare_cached(

@@ -139,17 +139,6 @@ fn open(path: &Path) -> anyhow::Result<(FilesConfig, Arc<FileStore>)> {
     Ok((config, store))
 }
 
-fn shell_quote(text: &str) -> String {
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c))
-    {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
-}
-
 fn starter_config(args: &InitArgs) -> String {
     let data_dir = args
         .data_dir
@@ -232,7 +221,7 @@ fn init(args: &InitArgs, json: bool) -> anyhow::Result<()> {
     println!("Database: {}", config.data_dir().join("files.db").display());
     println!();
     println!("Next:");
-    let c = shell_quote(&cfg);
+    let c = ui::shell_quote(&cfg);
     let mut step = 1;
     if config.public_url.is_none() {
         println!("  {step}. Set public_url in {cfg} to the address clients reach this server at.");
@@ -341,23 +330,10 @@ fn info(args: &InfoArgs, json: bool) -> anyhow::Result<()> {
     println!(
         "  expires:   {} (in {})",
         date(info.expires),
-        human_duration(info.expires - now)
+        super::chat::format::duration((info.expires - now).max(0.0) as u64)
     );
     println!("  stored at: {}", store.file_path(&info.id).display());
     Ok(())
-}
-
-fn human_duration(secs: f64) -> String {
-    let s = secs.max(0.0);
-    if s >= 2.0 * 86_400.0 {
-        format!("{:.1} days", s / 86_400.0)
-    } else if s >= 2.0 * 3600.0 {
-        format!("{:.1} hours", s / 3600.0)
-    } else if s >= 120.0 {
-        format!("{:.0} minutes", s / 60.0)
-    } else {
-        format!("{s:.0} seconds")
-    }
 }
 
 fn stats(config: &Path, json: bool) -> anyhow::Result<()> {

@@ -754,7 +754,7 @@ fn init(args: &InitArgs, json: bool) -> anyhow::Result<()> {
     );
     println!();
     println!("Next:");
-    let c = shell_quote(&cfg);
+    let c = ui::shell_quote(&cfg);
     let mut step = 1;
     if config.base_url.is_none() {
         println!("  {step}. Set base_url in {cfg} to the address clients reach this server at.");
@@ -772,17 +772,6 @@ fn init(args: &InitArgs, json: bool) -> anyhow::Result<()> {
     step += 1;
     println!("  {step}. Start the server:     session sogs run --config {c}");
     Ok(())
-}
-
-fn shell_quote(text: &str) -> String {
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c))
-    {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
 }
 
 fn run_server(args: &RunArgs, json: bool) -> anyhow::Result<()> {
@@ -826,7 +815,7 @@ fn run_server(args: &RunArgs, json: bool) -> anyhow::Result<()> {
                 let _ = writeln!(
                     out,
                     "no rooms yet: add one with `session sogs add-room TOKEN --config {}`",
-                    shell_quote(&args.config.config.display().to_string())
+                    ui::shell_quote(&args.config.config.display().to_string())
                 );
             }
             for (room, url) in &rooms {
@@ -927,7 +916,7 @@ fn rooms(args: &RoomsArgs, json: bool) -> anyhow::Result<()> {
     if rooms.is_empty() {
         println!(
             "No rooms yet. Add one with: session sogs add-room TOKEN --name NAME --config {}",
-            shell_quote(&args.config.config.display().to_string())
+            ui::shell_quote(&args.config.config.display().to_string())
         );
         return Ok(());
     }
