@@ -134,16 +134,8 @@ pub struct SaveArgs {
     /// The message id, as `read` shows it (`#12`).
     #[arg(value_name = "MESSAGE_ID")]
     id: String,
-    /// Where to save it: a file name, or an existing directory to save it in under the
-    /// poster's file name (default: the current directory).
-    #[arg(value_name = "PATH")]
-    path: Option<PathBuf>,
-    /// Which file of the message (1 = the first).
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    index: usize,
-    /// Replace the target file if it exists.
-    #[arg(long)]
-    force: bool,
+    #[command(flatten)]
+    to: files::SaveTo,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -679,9 +671,6 @@ async fn post(args: PostArgs, env: Env<'_>) -> anyhow::Result<()> {
 }
 
 async fn save(args: SaveArgs, env: Env<'_>) -> anyhow::Result<()> {
-    if args.index == 0 {
-        bail!("--index counts from 1 (the first file)");
-    }
     let id = parse_id(&args.id)?;
     let store = open_store(env)?;
     let c = find_room(store.as_ref(), &args.room)?;
@@ -694,50 +683,17 @@ async fn save(args: SaveArgs, env: Env<'_>) -> anyhow::Result<()> {
             c.token
         );
     };
-    let Some(pointer) = msg.attachments.get(args.index - 1) else {
-        bail!(
-            "message #{id} has {} file(s); --index {} does not exist",
-            msg.attachments.len(),
-            args.index
-        );
-    };
-    let target = files::target_path(args.path.as_deref(), pointer);
-    if !args.force && target.exists() {
-        bail!(
-            "{} exists; give another PATH, or --force to replace it",
-            target.display()
-        );
-    }
+    let (index, pointer, target) = args.to.pick(&msg.attachments)?;
     let bar = files::TransferBar::new(env.json);
-    let fetched = client
-        .fetch_file(&msg, args.index - 1, &mut |p| bar.update(p))
-        .await;
+    let fetched = client.fetch_file(&msg, index, &mut |p| bar.update(p)).await;
     bar.finish();
-    let data = fetched.map_err(explain).with_context(|| {
-        format!(
-            "cannot save {} (nothing was written)",
-            pointer.safe_file_name()
-        )
-    })?;
-    files::write_whole(&target, &data, args.force)?;
-    if env.json {
-        ui::print_json(&json!({
-            "room": c.token,
-            "id": id,
-            "path": target.display().to_string(),
-            "size": data.len(),
-            "file_name": pointer.file_name,
-            "content_type": pointer.content_type,
-        }));
-    } else {
-        println!(
-            "Saved {} to {} ({})",
-            pointer.safe_file_name(),
-            target.display(),
-            files::human_size(data.len() as u64)
-        );
-    }
-    Ok(())
+    args.to.write(
+        &target,
+        pointer,
+        fetched.map_err(explain),
+        env.json,
+        json!({ "room": c.token, "id": id }),
+    )
 }
 
 async fn react(args: ReactArgs, env: Env<'_>) -> anyhow::Result<()> {

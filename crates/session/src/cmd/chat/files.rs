@@ -23,18 +23,90 @@ pub struct SaveArgs {
     /// `session read` shows it.
     #[arg(value_name = "MESSAGE")]
     message: String,
+    #[command(flatten)]
+    to: SaveTo,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+/// Where and which file to save (`session save`, `session community save`).
+#[derive(Debug, Args)]
+pub struct SaveTo {
     /// Where to save it: a file name, or an existing directory to save it in under the
     /// sender's file name (default: the current directory).
     #[arg(value_name = "PATH")]
     path: Option<PathBuf>,
-    /// Which attachment of the message (1 = the first).
+    /// Which file of the message (1 = the first).
     #[arg(long, default_value_t = 1, value_name = "N")]
     index: usize,
     /// Replace the target file if it exists.
     #[arg(long)]
     force: bool,
-    #[command(flatten)]
-    net: NetArgs,
+}
+
+impl SaveTo {
+    /// The chosen attachment (0-based index and pointer) and the file to write, checked
+    /// before anything is downloaded.
+    pub fn pick<'a>(
+        &self,
+        attachments: &'a [Attachment],
+    ) -> anyhow::Result<(usize, &'a Attachment, PathBuf)> {
+        if self.index == 0 {
+            bail!("--index counts from 1 (the first file)");
+        }
+        if attachments.is_empty() {
+            bail!("that message has no attachment");
+        }
+        let Some(pointer) = attachments.get(self.index - 1) else {
+            bail!(
+                "that message has {} attachment(s); --index {} does not exist",
+                attachments.len(),
+                self.index
+            );
+        };
+        let target = target_path(self.path.as_deref(), pointer);
+        if !self.force && target.exists() {
+            bail!(
+                "{} exists; give another PATH, or --force to replace it",
+                target.display()
+            );
+        }
+        Ok((self.index - 1, pointer, target))
+    }
+
+    /// Writes a downloaded file (whole or not at all) and says so: a line for people,
+    /// or `about` plus the path, size, name and type as JSON.
+    pub fn write(
+        &self,
+        target: &Path,
+        pointer: &Attachment,
+        fetched: anyhow::Result<Vec<u8>>,
+        json: bool,
+        mut about: Value,
+    ) -> anyhow::Result<()> {
+        let data = fetched.with_context(|| {
+            format!(
+                "cannot save {} (nothing was written)",
+                pointer.safe_file_name()
+            )
+        })?;
+        write_whole(target, &data, self.force)?;
+        if json {
+            about["path"] = json!(target.display().to_string());
+            about["size"] = json!(data.len());
+            about["file_name"] = json!(pointer.file_name);
+            about["content_type"] = json!(pointer.content_type);
+            ui::print_json(&about);
+        } else {
+            println!(
+                "Saved {} to {} ({})",
+                pointer.safe_file_name(),
+                target.display(),
+                human_size(data.len() as u64)
+            );
+        }
+        Ok(())
+    }
 }
 
 /// A progress bar for moving a file (hidden with `--json` or when standard error is not
@@ -232,9 +304,6 @@ pub fn write_whole(target: &Path, data: &[u8], force: bool) -> anyhow::Result<()
 
 /// `session save`.
 pub async fn save(args: SaveArgs, env: Env<'_>) -> anyhow::Result<()> {
-    if args.index == 0 {
-        bail!("--index counts from 1 (the first attachment)");
-    }
     let m = open(env, Some(&args.net))?;
     let hash = find_hash(m.store().as_ref(), &args.message)?;
     let Some(msg) = m.store().message_by_hash(&hash)? else {
@@ -243,52 +312,19 @@ pub async fn save(args: SaveArgs, env: Env<'_>) -> anyhow::Result<()> {
             args.message.trim()
         );
     };
-    if msg.attachments.is_empty() {
-        bail!("that message has no attachment");
-    }
-    let Some(pointer) = msg.attachments.get(args.index - 1) else {
-        bail!(
-            "that message has {} attachment(s); --index {} does not exist",
-            msg.attachments.len(),
-            args.index
-        );
-    };
-    let target = target_path(args.path.as_deref(), pointer);
-    if !args.force && target.exists() {
-        bail!(
-            "{} exists; give another PATH, or --force to replace it",
-            target.display()
-        );
-    }
+    let (index, pointer, target) = args.to.pick(&msg.attachments)?;
     let bar = TransferBar::new(env.json);
     let fetched = m
-        .fetch_attachment(&msg, args.index - 1, &mut |p| bar.update(p))
+        .fetch_attachment(&msg, index, &mut |p| bar.update(p))
         .await;
     bar.finish();
-    let data = fetched.with_context(|| {
-        format!(
-            "cannot save {} (nothing was written)",
-            pointer.safe_file_name()
-        )
-    })?;
-    write_whole(&target, &data, args.force)?;
-    if env.json {
-        ui::print_json(&json!({
-            "hash": hash,
-            "path": target.display().to_string(),
-            "size": data.len(),
-            "file_name": pointer.file_name,
-            "content_type": pointer.content_type,
-        }));
-    } else {
-        println!(
-            "Saved {} to {} ({}; checked and decrypted)",
-            pointer.safe_file_name(),
-            target.display(),
-            human_size(data.len() as u64)
-        );
-    }
-    Ok(())
+    args.to.write(
+        &target,
+        pointer,
+        fetched.map_err(Into::into),
+        env.json,
+        json!({ "hash": hash }),
+    )
 }
 
 #[cfg(test)]
