@@ -114,29 +114,11 @@ fn assert_all_exit(pids: &[u32], limit: Duration) {
     }
 }
 
-/// A base port whose whole range (file server below it, registry, community server,
-/// 7 nodes × 2) is free right now.
-fn free_base_port() -> u16 {
-    let seed = std::process::id() as u16;
-    for i in 0..200u16 {
-        // Below Linux's ephemeral range (32768–60999), so that the port-0 listeners and
-        // outgoing connections of tests running alongside cannot take a port of the range
-        // between this check and the devnet's start.
-        let base = 10_001 + (seed.wrapping_add(i.wrapping_mul(97)) % 500) * 20;
-        let free = (0..=2 * NODES as u16 + 2)
-            .all(|o| TcpListener::bind((Ipv4Addr::LOCALHOST, base - 1 + o)).is_ok());
-        if free {
-            return base;
-        }
-    }
-    panic!("no free port range");
-}
-
 #[test]
 fn devnet_forms_drills_stops_and_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("dn");
-    let base = free_base_port();
+    let base = support::free_base_port(10_000, NODES as u16);
 
     // Start: the swarm forms.
     let mut dn = start_devnet(&dir, base);

@@ -332,22 +332,6 @@ fn mistakes_are_explained() {
     }
 }
 
-/// A base port with base−1 … base+3 free (file server, registry, community server, one
-/// node's two ports).
-fn free_base_port() -> u16 {
-    let seed = std::process::id() as u16;
-    for i in 0..200u16 {
-        // Below the ephemeral range (see devnet.rs) and apart from devnet.rs's 10001–20000.
-        let base = 20_001 + (seed.wrapping_add(i.wrapping_mul(89)) % 1000) * 10;
-        let free =
-            (0..=4u16).all(|o| TcpListener::bind((Ipv4Addr::LOCALHOST, base - 1 + o)).is_ok());
-        if free {
-            return base;
-        }
-    }
-    panic!("no free port range");
-}
-
 // ---- the devnet's file server -------------------------------------------------------
 
 /// `session devnet` runs a file server as a supervised child: it is in network.toml (as
@@ -358,7 +342,7 @@ fn free_base_port() -> u16 {
 fn file_server_runs_in_the_devnet() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("dn");
-    let base = free_base_port();
+    let base = support::free_base_port(20_000, 1);
     let mut dn = Running::spawn(
         command(&[
             "devnet",

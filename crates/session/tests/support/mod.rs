@@ -67,6 +67,26 @@ pub fn json(args: &[&str]) -> Value {
     serde_json::from_str(ok(&all).trim()).unwrap()
 }
 
+/// A base port for a devnet with `nodes` nodes whose whole range (the file server on
+/// base−1, the registry, the community server, two ports per node) is free right now.
+/// `region` (a multiple of 10,000 below 30,000) keeps concurrently running test binaries
+/// apart. The ranges lie below Linux's ephemeral range (32768–60999), so that the port-0
+/// listeners and outgoing connections of tests running alongside cannot take one of the
+/// ports between this check and the devnet's start.
+pub fn free_base_port(region: u16, nodes: u16) -> u16 {
+    let seed = u16::try_from(std::process::id() % 500).unwrap();
+    for i in 0..200u16 {
+        let base = region + 1 + (seed.wrapping_add(i.wrapping_mul(97)) % 500) * 20;
+        let free = (0..=2 * nodes + 2).all(|o| {
+            std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, base - 1 + o)).is_ok()
+        });
+        if free {
+            return base;
+        }
+    }
+    panic!("no free port range");
+}
+
 /// A child whose standard output lines arrive on a channel (and are echoed to the test's
 /// standard error with `tag`); killed on drop, so a failing test leaves nothing behind.
 pub struct Running {
