@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use axum::Router;
 use session_crypto::X25519Keypair;
-use session_rt::http::ServeOptions;
 use session_rt::{Clock, Shutdown, ShutdownTrigger, SystemClock};
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -153,18 +152,7 @@ impl FilesServer {
             self.purge_interval,
             shutdown.clone(),
         ));
-        let served = session_rt::http::serve(
-            listener,
-            self.app(),
-            None,
-            shutdown,
-            ServeOptions::default(),
-        )
-        .await;
-        if let Err(e) = purge.await {
-            tracing::warn!("the purge task ended abnormally: {e}");
-        }
-        served?;
+        session_rt::http::serve_with_job(listener, self.app(), shutdown, purge, "purge").await?;
         Ok(())
     }
 

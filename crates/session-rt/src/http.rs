@@ -49,6 +49,26 @@ impl Default for ServeOptions {
     }
 }
 
+/// Serves plain HTTP like [`serve`] while `job`, a periodic task of the same server
+/// stopped by the same shutdown (e.g. an expiry sweep), runs beside it; waits for the
+/// job after the server has stopped. `job_name` names it in the log if it panicked.
+///
+/// # Errors
+/// As [`serve`].
+pub async fn serve_with_job<T>(
+    listener: TcpListener,
+    app: Router,
+    shutdown: Shutdown,
+    job: tokio::task::JoinHandle<T>,
+    job_name: &str,
+) -> Result<(), RtError> {
+    let served = serve(listener, app, None, shutdown, ServeOptions::default()).await;
+    if let Err(e) = job.await {
+        tracing::warn!("the {job_name} task ended abnormally: {e}");
+    }
+    served
+}
+
 /// Serves `app` on `listener` (TLS if `tls` is given) until `shutdown` fires, then
 /// drains in-flight requests and returns.
 pub async fn serve(

@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use axum::Router;
 use session_crypto::{AccountId, X25519Keypair};
-use session_rt::http::ServeOptions;
 use session_rt::{Clock, Shutdown, SystemClock};
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -272,18 +271,8 @@ impl SogsServer {
             self.cleanup_interval,
             shutdown.clone(),
         ));
-        let served = session_rt::http::serve(
-            listener,
-            self.app(),
-            None,
-            shutdown,
-            ServeOptions::default(),
-        )
-        .await;
-        if let Err(e) = cleanup.await {
-            tracing::warn!("the cleanup task ended abnormally: {e}");
-        }
-        served?;
+        session_rt::http::serve_with_job(listener, self.app(), shutdown, cleanup, "cleanup")
+            .await?;
         Ok(())
     }
 }
