@@ -116,13 +116,14 @@ pub struct TransferBar {
 }
 
 impl TransferBar {
-    /// A bar for `what` (e.g. the file name).
+    /// A bar on standard error; hidden (no ticker) with `--json` or off a terminal.
     pub fn new(json: bool) -> Self {
-        let bar = if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(0)
-        };
+        if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            return Self {
+                bar: ProgressBar::hidden(),
+            };
+        }
+        let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} {msg:<12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
